@@ -1,0 +1,39 @@
+# `make demo` and `make test` create .venv if it is missing and install the
+# project (editable) with the exact versions in requirements.lock.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BACKENDS := tensorflow jax torch
+DEMO_BACKEND ?= jax
+
+.PHONY: setup demo test test-slow clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	KERAS_BACKEND=$(DEMO_BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m keras_lstm.demo
+
+# One pytest process per backend: KERAS_BACKEND is read once, at the first
+# `import keras`. KERAS_HOME points at a fresh folder so no user config leaks in.
+test: $(STAMP)
+	@status=0; for backend in $(BACKENDS); do \
+	  echo "=== backend: $$backend ==="; \
+	  home=$$(mktemp -d); \
+	  KERAS_BACKEND=$$backend KERAS_HOME=$$home TF_CPP_MIN_LOG_LEVEL=3 \
+	    $(BIN)/python -m pytest $(PYTEST_ARGS) || status=1; \
+	  rm -rf $$home; \
+	done; exit $$status
+
+# The slow-marked training tests, on every backend.
+test-slow:
+	$(MAKE) test PYTEST_ARGS="-m slow"
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

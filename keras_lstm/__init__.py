@@ -1,0 +1,7 @@
+"""keras-lstm: the LSTM as a first-class, fast, portable Keras 3 component."""
+
+from keras_lstm.cell import LSTMCell
+from keras_lstm.lstm import LSTM
+
+__all__ = ["LSTM", "LSTMCell"]
+__version__ = "0.1.0"

@@ -1,0 +1,200 @@
+"""`LSTM`: an `LSTMCell` run over whole sequences."""
+
+import keras
+
+from keras_lstm import validation
+from keras_lstm.cell import LSTMCell
+from keras_lstm.recurrence import lstm_sequence
+
+# The arguments that belong to the cell; the layer forwards them and exposes
+# them as read-only properties, as keras.layers.LSTM does.
+_CELL_ARGUMENTS = (
+    "units",
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "unit_forget_bias",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_lstm")
+class LSTM(keras.layers.RNN):
+    """Long short-term memory layer (Hochreiter & Schmidhuber 1997).
+
+    Runs `keras_lstm.LSTMCell` over a (batch, time, features) sequence; see
+    the cell for the equations and the weight layout (that of
+    `keras.layers.LSTM`: `ours.set_weights(theirs.get_weights())` works both
+    ways and gives the same outputs). The input projection x_t W + b is
+    computed for all steps in one product before the recurrence.
+
+    Args:
+        units, activation, recurrent_activation, use_bias, the initializers,
+            unit_forget_bias, the regularizers, the constraints, dropout,
+            recurrent_dropout, seed: as in `LSTMCell`.
+        activity_regularizer: regularizer of the layer's output.
+        return_sequences: return h for every step, (batch, time, units),
+            instead of the last one, (batch, units).
+        return_state: also return the final [h, c].
+        go_backwards: process the sequence in reverse (outputs come in the
+            order processed).
+        stateful: carry the final state of each batch into the next call
+            (needs a fixed batch size); `reset_state()` zeroes it.
+        unroll: unroll the loop in Python (needs a fixed time length).
+
+    Call arguments:
+        sequences: (batch, time, features).
+        initial_state: optional [h0, c0], each (batch, units).
+        mask: optional (batch, time) booleans, e.g. from
+            `keras.layers.Masking` or `Embedding(mask_zero=True)`; masked
+            steps carry the state through unchanged.
+        training: whether dropout applies.
+
+    Example:
+
+    >>> model = keras.Sequential([
+    ...     keras.Input((20, 3)), LSTM(32), keras.layers.Dense(1)])
+    >>> model(np.zeros((4, 20, 3))).shape
+    (4, 1)
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        **kwargs,
+    ):
+        cell = LSTMCell(
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            unit_forget_bias=unit_forget_bias,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="lstm_cell",
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        if keras.backend.backend() == "tensorflow":
+            # XLA cannot compile the gradient of keras.ops.scan's TensorList
+            # loop ("TensorList without max size"), so keep fit() off XLA.
+            self.supports_jit = False
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        validation.sequence_shape("sequences", sequences_shape)
+        if self.unroll and sequences_shape[1] is None:
+            raise ValueError(
+                "`unroll=True` needs a fixed number of time steps: give the "
+                "Input a time dimension, e.g. keras.Input((20, features)). "
+                f"Received: sequences.shape={tuple(sequences_shape)}"
+            )
+        super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        validation.sequence_shape(
+            "sequences", sequences.shape, self.cell.kernel.shape[0]
+        )
+        batch_size, timesteps = sequences.shape[0], sequences.shape[1]
+        if initial_state is not None:
+            validation.states(
+                "initial_state", initial_state, batch_size, self.units
+            )
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]  # the mask of the sequences, not of the states
+        if mask is not None:
+            validation.mask("mask", mask, batch_size, timesteps)
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        cell = self.cell
+        input_mask = recurrent_mask = None
+        # keras.layers.RNN.call has cached one mask per sequence already.
+        if training and cell.dropout > 0:
+            input_mask = cell.get_dropout_mask(sequences[:, 0, :])
+        if training and cell.recurrent_dropout > 0:
+            recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        return lstm_sequence(
+            cell,
+            sequences,
+            initial_state,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+            zero_output_for_mask=self.zero_output_for_mask,
+            input_dropout_mask=input_mask,
+            recurrent_dropout_mask=recurrent_mask,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        del config["cell"]
+        cell_config = self.cell.get_config()
+        config.update({name: cell_config[name] for name in _CELL_ARGUMENTS})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _cell_property(name):
+    return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
+
+
+for _name in _CELL_ARGUMENTS:
+    setattr(LSTM, _name, _cell_property(_name))

@@ -1,0 +1,97 @@
+"""The sequence loop: an `LSTMCell`'s update applied over every time step.
+
+This is the reference implementation, in backend-agnostic `keras.ops`; any
+faster per-backend path must compute the same function.
+"""
+
+from keras import ops
+
+from keras_lstm.gates import lstm_update
+
+
+def lstm_sequence(
+    cell,
+    sequences,
+    initial_state,
+    mask=None,
+    go_backwards=False,
+    unroll=False,
+    zero_output_for_mask=False,
+    input_dropout_mask=None,
+    recurrent_dropout_mask=None,
+):
+    """Runs the LSTM defined by `cell`'s weights over a whole sequence.
+
+    Args:
+        cell: a built `keras_lstm.LSTMCell` (its weights and activations).
+        sequences: (batch, time, features).
+        initial_state: [h0, c0], each (batch, units).
+        mask: optional (batch, time) booleans; a masked step carries h and c
+            through unchanged and outputs the previous output (or zeros with
+            `zero_output_for_mask`), as `keras.layers.RNN` does.
+        go_backwards: process the sequence in reverse; outputs come in the
+            order processed, as in Keras.
+        unroll: a Python loop over the (static) time axis instead of a scan.
+        input_dropout_mask: optional (batch, features) mask, the same for
+            every step (variational dropout).
+        recurrent_dropout_mask: optional (batch, units) mask on h, the same
+            for every step.
+
+    Returns:
+        (last_output, outputs, [h, c]) with outputs (batch, time, units).
+    """
+    if input_dropout_mask is not None:
+        sequences = sequences * ops.expand_dims(input_dropout_mask, 1)
+    # The input half of the gate pre-activations does not depend on the
+    # state: compute it for every step in one matrix product.
+    projected = ops.matmul(sequences, cell.kernel)
+    if cell.use_bias:
+        projected = projected + cell.bias
+    projected = ops.transpose(projected, (1, 0, 2))
+    step_inputs = [projected]
+    if mask is not None:
+        time_mask = ops.expand_dims(ops.transpose(ops.cast(mask, "bool")), -1)
+        step_inputs.append(time_mask)
+    if go_backwards:
+        step_inputs = [ops.flip(x, axis=0) for x in step_inputs]
+
+    recurrent_kernel = cell.recurrent_kernel
+
+    def step(carry, inputs):
+        h_prev, c_prev = carry[0], carry[1]
+        h_recurrent = h_prev
+        if recurrent_dropout_mask is not None:
+            h_recurrent = h_prev * recurrent_dropout_mask
+        z = inputs[0] + ops.matmul(h_recurrent, recurrent_kernel)
+        h, c = lstm_update(z, c_prev, cell.activation, cell.recurrent_activation)
+        if mask is None:
+            return (h, c), (h, c)
+        step_mask, output_prev = inputs[1], carry[2]
+        h = ops.where(step_mask, h, h_prev)
+        c = ops.where(step_mask, c, c_prev)
+        # Keras's RNN: a masked step repeats the previous output, which
+        # starts at zeros (not at h0).
+        output_fill = ops.zeros_like(h) if zero_output_for_mask else output_prev
+        output = ops.where(step_mask, h, output_fill)
+        # keras.ops.scan on TensorFlow needs per-step outputs shaped like the
+        # carry, so the carry is also what each step emits.
+        return (h, c, output), (h, c, output)
+
+    h0, c0 = initial_state
+    if mask is None:
+        carry, output_index = (h0, c0), 0
+    else:
+        carry, output_index = (h0, c0, ops.zeros_like(h0)), 2
+    if unroll:
+        per_step = []
+        for t in range(sequences.shape[1]):
+            carry, emitted = step(carry, [x[t] for x in step_inputs])
+            per_step.append(emitted[output_index])
+        outputs = ops.stack(per_step, axis=0)
+    else:
+        carry, emitted = ops.scan(step, carry, step_inputs)
+        outputs = emitted[output_index]
+    outputs = ops.transpose(outputs, (1, 0, 2))
+    h, c = carry[0], carry[1]
+    last_output = carry[output_index]
+    return last_output, outputs, [h, c]

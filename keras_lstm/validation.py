@@ -1,0 +1,124 @@
+"""Argument and shape checks shared by the cell and the layer.
+
+Every check raises before any computation, with a message that names the
+argument, what was given and what was expected, so that a user never has to
+read a backend stack trace to learn that a shape was wrong.
+"""
+
+import numbers
+
+import keras
+
+
+def positive_int(name, value):
+    """Returns `value` as an int, or raises if it is not a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"`{name}` must be a positive integer. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    if value <= 0:
+        raise ValueError(
+            f"`{name}` must be a positive integer. Received: {name}={value}"
+        )
+    return int(value)
+
+
+def rate(name, value):
+    """Returns `value` as a float in [0, 1), or raises."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{name}` must be a float in [0, 1). "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    if not 0.0 <= value < 1.0:
+        raise ValueError(
+            f"`{name}` must be a float in [0, 1). Received: {name}={value}"
+        )
+    return float(value)
+
+
+def activation(name, value):
+    """Resolves an activation name or callable, naming the argument on failure."""
+    try:
+        return keras.activations.get(value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"`{name}` must be the name of a Keras activation (e.g. 'tanh', "
+            f"'sigmoid', 'relu'), a callable, or None. "
+            f"Received: {name}={value!r}"
+        ) from error
+
+
+def _shape(tensor):
+    return tuple(tensor.shape)
+
+
+def sequence_shape(name, shape, features=None):
+    """Checks a (batch, time, features) shape, and the feature size if given."""
+    shape = tuple(shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"`{name}` must have rank 3, (batch, time, features). "
+            f"Received: {name}.shape={shape}"
+        )
+    _feature_size(name, shape, features)
+
+
+def step_shape(name, shape, features=None):
+    """Checks a (batch, features) shape, and the feature size if given."""
+    shape = tuple(shape)
+    if len(shape) != 2:
+        raise ValueError(
+            f"`{name}` must have rank 2, (batch, features), for one step of "
+            f"the cell. Received: {name}.shape={shape}"
+        )
+    _feature_size(name, shape, features)
+
+
+def _feature_size(name, shape, features):
+    if shape[-1] is None:
+        raise ValueError(
+            f"The last axis of `{name}` (features) must be known to build the "
+            f"layer. Received: {name}.shape={shape}"
+        )
+    if features is not None and shape[-1] != features:
+        raise ValueError(
+            f"`{name}` has {shape[-1]} features but the layer was built for "
+            f"{features} (kernel shape ({features}, 4 * units)). "
+            f"Received: {name}.shape={shape}"
+        )
+
+
+def _dims_match(given, expected):
+    return all(g is None or e is None or g == e for g, e in zip(given, expected))
+
+
+def states(name, states, batch_size, units):
+    """Checks that `states` is [h, c], each of shape (batch, units)."""
+    if not isinstance(states, (list, tuple)) or len(states) != 2:
+        count = len(states) if isinstance(states, (list, tuple)) else 1
+        raise ValueError(
+            f"`{name}` must be a list of 2 tensors [h, c], each of shape "
+            f"(batch, {units}). Received {count} "
+            f"{'tensor' if count == 1 else 'tensors'}."
+        )
+    for state_name, state in zip(("h", "c"), states):
+        shape = _shape(state)
+        expected = (batch_size, units)
+        if len(shape) != 2 or not _dims_match(shape, expected):
+            raise ValueError(
+                f"`{name}` [{state_name}] must have shape (batch, units) = "
+                f"{expected}. Received: shape={shape}"
+            )
+
+
+def mask(name, mask, batch_size, timesteps):
+    """Checks a (batch, time) mask."""
+    shape = _shape(mask)
+    expected = (batch_size, timesteps)
+    if len(shape) != 2 or not _dims_match(shape, expected):
+        raise ValueError(
+            f"`{name}` must have shape (batch, time) = {expected}, matching "
+            f"the input sequences. Received: {name}.shape={shape}"
+        )
