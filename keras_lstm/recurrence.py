@@ -19,6 +19,8 @@ def lstm_sequence(
     zero_output_for_mask=False,
     input_dropout_mask=None,
     recurrent_dropout_mask=None,
+    project_inputs_first=True,
+    scan=ops.scan,
 ):
     """Runs the LSTM defined by `cell`'s weights over a whole sequence.
 
@@ -36,33 +38,41 @@ def lstm_sequence(
             every step (variational dropout).
         recurrent_dropout_mask: optional (batch, units) mask on h, the same
             for every step.
+        project_inputs_first: compute x_t W + b for all steps in one product
+            before the loop (the textbook structure), or inside each step.
+            The same function; which is faster depends on the backend (on
+            XLA CPU the per-step product measured faster).
+        scan: the loop, any function with `keras.ops.scan`'s contract.
 
     Returns:
         (last_output, outputs, [h, c]) with outputs (batch, time, units).
     """
     if input_dropout_mask is not None:
         sequences = sequences * ops.expand_dims(input_dropout_mask, 1)
+    kernel, recurrent_kernel = cell.kernel, cell.recurrent_kernel
+
+    def project(x):
+        z = ops.matmul(x, kernel)
+        return z + cell.bias if cell.use_bias else z
+
     # The input half of the gate pre-activations does not depend on the
-    # state: compute it for every step in one matrix product.
-    projected = ops.matmul(sequences, cell.kernel)
-    if cell.use_bias:
-        projected = projected + cell.bias
-    projected = ops.transpose(projected, (1, 0, 2))
-    step_inputs = [projected]
+    # state, so it can be computed for every step in one matrix product.
+    if project_inputs_first:
+        sequences = project(sequences)
+    step_inputs = [ops.transpose(sequences, (1, 0, 2))]
     if mask is not None:
         time_mask = ops.expand_dims(ops.transpose(ops.cast(mask, "bool")), -1)
         step_inputs.append(time_mask)
     if go_backwards:
         step_inputs = [ops.flip(x, axis=0) for x in step_inputs]
 
-    recurrent_kernel = cell.recurrent_kernel
-
     def step(carry, inputs):
         h_prev, c_prev = carry[0], carry[1]
         h_recurrent = h_prev
         if recurrent_dropout_mask is not None:
             h_recurrent = h_prev * recurrent_dropout_mask
-        z = inputs[0] + ops.matmul(h_recurrent, recurrent_kernel)
+        z_input = inputs[0] if project_inputs_first else project(inputs[0])
+        z = z_input + ops.matmul(h_recurrent, recurrent_kernel)
         h, c = lstm_update(z, c_prev, cell.activation, cell.recurrent_activation)
         if mask is None:
             return (h, c), (h, c)
@@ -89,7 +99,7 @@ def lstm_sequence(
             per_step.append(emitted[output_index])
         outputs = ops.stack(per_step, axis=0)
     else:
-        carry, emitted = ops.scan(step, carry, step_inputs)
+        carry, emitted = scan(step, carry, step_inputs)
         outputs = emitted[output_index]
     outputs = ops.transpose(outputs, (1, 0, 2))
     h, c = carry[0], carry[1]

@@ -1,0 +1,85 @@
+"""The torch fast path: torch's fused LSTM kernel (CPU, and cuDNN on CUDA).
+
+Keras's gate order (i, f, c, o) is torch's (i, f, g, o), so the Keras weights
+go in transposed, with no reordering; torch's second bias is zero.
+"""
+
+import torch
+from keras import ops
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def right_padded(mask):
+    """Whether each row of `mask` is ones then zeros, with at least one step.
+
+    Such masks (post-padded batches, as `Embedding(mask_zero=True)` gives)
+    map onto torch's packed sequences; any other mask takes the scan.
+    """
+    mask = ops.convert_to_tensor(mask).bool()
+    lengths = mask.sum(dim=1)
+    steps = torch.arange(mask.shape[1], device=mask.device)
+    return bool(lengths.min() > 0) and torch.equal(mask, steps[None, :] < lengths[:, None])
+
+
+def fused_lstm_sequence(
+    cell,
+    sequences,
+    initial_state,
+    mask=None,
+    go_backwards=False,
+    zero_output_for_mask=False,
+    input_dropout_mask=None,
+):
+    """Same contract as `recurrence.lstm_sequence`.
+
+    Takes no recurrent dropout, and a mask only if `right_padded` (and not
+    with `go_backwards`).
+    """
+    x = ops.convert_to_tensor(sequences)
+    if input_dropout_mask is not None:
+        x = x * ops.convert_to_tensor(input_dropout_mask)[:, None, :]
+    if go_backwards:
+        x = torch.flip(x, dims=(1,))
+    h0, c0 = (ops.convert_to_tensor(state)[None] for state in initial_state)
+    # cuDNN wants each weight contiguous; on CPU the copy is negligible.
+    weights = [
+        ops.convert_to_tensor(cell.kernel).T.contiguous(),
+        ops.convert_to_tensor(cell.recurrent_kernel).T.contiguous(),
+    ]
+    if cell.use_bias:
+        bias = ops.convert_to_tensor(cell.bias)
+        weights += [bias, torch.zeros_like(bias)]
+    if mask is None:
+        # torch.nn.LSTM's own entry point: (input, hx, params, has_biases,
+        # num_layers, dropout, train, bidirectional, batch_first).
+        outputs, h, c = torch._VF.lstm(
+            x, (h0, c0), weights, cell.use_bias, 1, 0.0, False, False, True
+        )
+        return outputs[:, -1], outputs, [h[0], c[0]]
+
+    mask = ops.convert_to_tensor(mask).bool()
+    packed = pack_padded_sequence(
+        x, mask.sum(dim=1).cpu(), batch_first=True, enforce_sorted=False
+    )
+    order, restore = packed.sorted_indices, packed.unsorted_indices
+    # The packed entry point: (data, batch_sizes, hx, params, has_biases,
+    # num_layers, dropout, train, bidirectional); states in sorted order.
+    data, h, c = torch._VF.lstm(
+        packed.data,
+        packed.batch_sizes,
+        (h0[:, order], c0[:, order]),
+        weights,
+        cell.use_bias,
+        1,
+        0.0,
+        False,
+        False,
+    )
+    h, c = h[0, restore], c[0, restore]
+    outputs, _ = pad_packed_sequence(
+        packed._replace(data=data), batch_first=True, total_length=x.shape[1]
+    )
+    # Keras semantics: a padded step repeats the last output (or gives zeros).
+    fill = torch.zeros_like(h) if zero_output_for_mask else h
+    outputs = torch.where(mask[:, :, None], outputs, fill[:, None, :])
+    return h, outputs, [h, c]
