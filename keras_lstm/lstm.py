@@ -130,8 +130,9 @@ class LSTM(keras.layers.RNN):
             **kwargs,
         )
         if keras.backend.backend() == "tensorflow":
-            # XLA cannot compile the gradient of keras.ops.scan's TensorList
-            # loop ("TensorList without max size"), so keep fit() off XLA.
+            # XLA fails to compile the gradient of the while loop (seen with
+            # keras.ops.scan and with tf_scan), so keep fit() off XLA. Keras
+            # does not use XLA on a CPU-only TensorFlow anyway.
             self.supports_jit = False
 
     def build(self, sequences_shape, initial_state_shape=None):

@@ -49,11 +49,16 @@ def lstm_sequence(
     """
     if input_dropout_mask is not None:
         sequences = sequences * ops.expand_dims(input_dropout_mask, 1)
-    kernel, recurrent_kernel = cell.kernel, cell.recurrent_kernel
+    # Read each weight once, outside the loop: a variable read inside a
+    # TensorFlow while loop is one more op per step, and XLA cannot compile
+    # its gradient.
+    kernel = ops.convert_to_tensor(cell.kernel)
+    recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
+    bias = ops.convert_to_tensor(cell.bias) if cell.use_bias else None
 
     def project(x):
         z = ops.matmul(x, kernel)
-        return z + cell.bias if cell.use_bias else z
+        return z if bias is None else z + bias
 
     # The input half of the gate pre-activations does not depend on the
     # state, so it can be computed for every step in one matrix product.
