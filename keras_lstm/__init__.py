@@ -2,6 +2,7 @@
 
 from keras_lstm.cell import LSTMCell
 from keras_lstm.lstm import LSTM
+from keras_lstm.stacked import StackedLSTM
 
-__all__ = ["LSTM", "LSTMCell"]
+__all__ = ["LSTM", "LSTMCell", "StackedLSTM"]
 __version__ = "0.1.0"

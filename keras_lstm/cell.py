@@ -9,7 +9,7 @@ from keras import ops
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 from keras_lstm import validation
-from keras_lstm.gates import lstm_update
+from keras_lstm.gates import gate_names, lstm_update, zoneout
 from keras_lstm.recurrence import lstm_sequence
 
 
@@ -46,7 +46,27 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         recurrent_dropout: rate in [0, 1) dropped from h_{t-1} where it
             enters the gates, one mask per sequence (Gal & Ghahramani 2016).
             One mask is shared by the four gates, so they stay one product.
-        seed: seed of the dropout masks.
+        seed: seed of the dropout and zoneout masks.
+        peephole: add diagonal cell-to-gate weights `peephole_i`,
+            `peephole_f` (from c_{t-1}) and `peephole_o` (from c_t).
+        proj_units: if set, h_t is projected to this size by
+            `projection_kernel` (units, proj_units) (LSTMP); h and the
+            output then have proj_units, c keeps units.
+        proj_clip: clip the projected h_t to [-proj_clip, proj_clip]
+            (needs proj_units).
+        coupled_gates: CIFG, the input gate is 1 - forget gate; z then has
+            three blocks (f, c, o), so W, U and b have 3 * units columns.
+        layer_norm: normalize each gate's pre-activation (scale
+            `gate_norm_scale`, then the bias) and the cell state before the
+            output activation (`cell_norm_scale`, `cell_norm_center`).
+        layer_norm_epsilon: added to the variance in layer norm.
+        cell_clip: clip c_t to [-cell_clip, cell_clip].
+        gate_clip: clip every gate pre-activation to [-gate_clip, gate_clip]
+            (ONNX's LSTM `clip`).
+        zoneout_cell, zoneout_hidden: rates in [0, 1) (Krueger et al. 2016):
+            in training each unit of c (h) keeps its previous value with this
+            probability, drawn anew at every step; at inference the
+            expectation, rate * previous + (1 - rate) * new.
 
     Call arguments:
         inputs: x_t, (batch, features); or a whole sequence
@@ -89,6 +109,16 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        peephole=False,
+        proj_units=None,
+        proj_clip=None,
+        coupled_gates=False,
+        layer_norm=False,
+        layer_norm_epsilon=1e-5,
+        cell_clip=None,
+        gate_clip=None,
+        zoneout_cell=0.0,
+        zoneout_hidden=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -118,8 +148,49 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         )
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
-        self.state_size = [self.units, self.units]
-        self.output_size = self.units
+        self.peephole = bool(peephole)
+        self.proj_units = validation.optional_positive_int("proj_units", proj_units)
+        self.proj_clip = validation.optional_positive_float("proj_clip", proj_clip)
+        if self.proj_clip is not None and self.proj_units is None:
+            raise ValueError(
+                "`proj_clip` clips the projection, so it needs `proj_units`. "
+                f"Received: proj_clip={proj_clip}, proj_units=None"
+            )
+        self.coupled_gates = bool(coupled_gates)
+        self.layer_norm = bool(layer_norm)
+        self.layer_norm_epsilon = validation.optional_positive_float(
+            "layer_norm_epsilon", layer_norm_epsilon
+        )
+        self.cell_clip = validation.optional_positive_float("cell_clip", cell_clip)
+        self.gate_clip = validation.optional_positive_float("gate_clip", gate_clip)
+        self.zoneout_cell = validation.rate("zoneout_cell", zoneout_cell)
+        self.zoneout_hidden = validation.rate("zoneout_hidden", zoneout_hidden)
+        self.hidden_size = self.proj_units or self.units
+        self.state_size = [self.hidden_size, self.units]
+        self.output_size = self.hidden_size
+
+    @property
+    def gate_count(self):
+        return len(gate_names(self.coupled_gates))
+
+    @property
+    def bias_in_projection(self):
+        """Whether b is added with x_t W (with layer norm it comes after LN)."""
+        return self.use_bias and not self.layer_norm
+
+    @property
+    def is_plain(self):
+        """No variant is on: the classic LSTM that fused kernels compute."""
+        return not (
+            self.peephole
+            or self.proj_units
+            or self.coupled_gates
+            or self.layer_norm
+            or self.cell_clip
+            or self.gate_clip
+            or self.zoneout_cell
+            or self.zoneout_hidden
+        )
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -128,15 +199,16 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         else:
             validation.step_shape("inputs", input_shape)
         input_dim = input_shape[-1]
+        gates_width = self.gate_count * self.units
         self.kernel = self.add_weight(
-            shape=(input_dim, 4 * self.units),
+            shape=(input_dim, gates_width),
             name="kernel",
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
         self.recurrent_kernel = self.add_weight(
-            shape=(self.units, 4 * self.units),
+            shape=(self.hidden_size, gates_width),
             name="recurrent_kernel",
             initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
@@ -144,7 +216,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         )
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(4 * self.units,),
+                shape=(gates_width,),
                 name="bias",
                 initializer=self._initial_bias,
                 regularizer=self.bias_regularizer,
@@ -152,24 +224,50 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
             )
         else:
             self.bias = None
+        if self.peephole:
+            for gate in ("i", "f", "o"):
+                if gate == "i" and self.coupled_gates:
+                    continue  # no input gate of its own
+                setattr(
+                    self,
+                    f"peephole_{gate}",
+                    self.add_weight(shape=(self.units,), name=f"peephole_{gate}", initializer="zeros"),
+                )
+        if self.proj_units is not None:
+            self.projection_kernel = self.add_weight(
+                shape=(self.units, self.proj_units),
+                name="projection_kernel",
+                initializer=self.kernel_initializer,
+            )
+        if self.layer_norm:
+            self.gate_norm_scale = self.add_weight(
+                shape=(gates_width,), name="gate_norm_scale", initializer="ones"
+            )
+            self.cell_norm_scale = self.add_weight(
+                shape=(self.units,), name="cell_norm_scale", initializer="ones"
+            )
+            self.cell_norm_center = self.add_weight(
+                shape=(self.units,), name="cell_norm_center", initializer="zeros"
+            )
 
     def _initial_bias(self, shape, dtype=None):
         if not self.unit_forget_bias:
             return self.bias_initializer(shape, dtype=dtype)
-        units = self.units
-        return ops.concatenate(
-            [
-                self.bias_initializer((units,), dtype=dtype),
-                ops.ones((units,), dtype=dtype),
-                self.bias_initializer((2 * units,), dtype=dtype),
-            ]
-        )
+        blocks = [
+            ops.ones((self.units,), dtype=dtype)
+            if name == "f"
+            else self.bias_initializer((self.units,), dtype=dtype)
+            for name in gate_names(self.coupled_gates)
+        ]
+        return ops.concatenate(blocks)
 
     def call(self, inputs, states=None, training=False):
         if states is None:
             return self._last_output(inputs, training)
         validation.step_shape("inputs", inputs.shape, self.kernel.shape[0])
-        validation.states("states", states, inputs.shape[0], self.units)
+        validation.states(
+            "states", states, inputs.shape[0], self.hidden_size, self.units
+        )
         h_prev, c_prev = states
         if training and self.dropout > 0:
             inputs = inputs * self.get_dropout_mask(inputs)
@@ -179,12 +277,28 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         z = ops.matmul(inputs, self.kernel) + ops.matmul(
             h_recurrent, self.recurrent_kernel
         )
-        if self.use_bias:
+        if self.bias_in_projection:
             z = z + self.bias
-        h, c = lstm_update(
-            z, c_prev, self.activation, self.recurrent_activation
-        )
+        h, c = lstm_update(self, z, c_prev)
+        c = zoneout(c_prev, c, self.zoneout_keep(c_prev, training))
+        h = zoneout(h_prev, h, self.zoneout_keep(h_prev, training, hidden=True))
         return h, [h, c]
+
+    def zoneout_keep(self, state, training, hidden=False):
+        """Where each unit of `state` keeps its previous value this step.
+
+        A fresh Bernoulli mask in training, the rate itself at inference
+        (the expectation), None without zoneout.
+        """
+        rate = self.zoneout_hidden if hidden else self.zoneout_cell
+        if rate == 0:
+            return None
+        if not training:
+            return rate
+        return ops.cast(
+            keras.random.uniform(ops.shape(state), seed=self.seed_generator) < rate,
+            state.dtype,
+        )
 
     def _last_output(self, sequences, training):
         # A cell placed directly in a Sequential model is called on the whole
@@ -219,13 +333,16 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
     def compute_output_shape(self, inputs_shape, states_shape=None):
         batch = inputs_shape[0]
         if states_shape is None:
-            return (batch, self.units)
-        return (batch, self.units), [(batch, self.units), (batch, self.units)]
+            return (batch, self.hidden_size)
+        return (batch, self.hidden_size), [
+            (batch, self.hidden_size),
+            (batch, self.units),
+        ]
 
     def get_initial_state(self, batch_size=None):
         return [
-            ops.zeros((batch_size, self.units), dtype=self.compute_dtype)
-            for _ in self.state_size
+            ops.zeros((batch_size, size), dtype=self.compute_dtype)
+            for size in self.state_size
         ]
 
     def get_config(self):
@@ -267,5 +384,15 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
+            "peephole": self.peephole,
+            "proj_units": self.proj_units,
+            "proj_clip": self.proj_clip,
+            "coupled_gates": self.coupled_gates,
+            "layer_norm": self.layer_norm,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "cell_clip": self.cell_clip,
+            "gate_clip": self.gate_clip,
+            "zoneout_cell": self.zoneout_cell,
+            "zoneout_hidden": self.zoneout_hidden,
         }
         return {**super().get_config(), **config}

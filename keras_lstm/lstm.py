@@ -27,6 +27,16 @@ _CELL_ARGUMENTS = (
     "dropout",
     "recurrent_dropout",
     "seed",
+    "peephole",
+    "proj_units",
+    "proj_clip",
+    "coupled_gates",
+    "layer_norm",
+    "layer_norm_epsilon",
+    "cell_clip",
+    "gate_clip",
+    "zoneout_cell",
+    "zoneout_hidden",
 )
 
 
@@ -44,6 +54,9 @@ class LSTM(keras.layers.RNN):
         units, activation, recurrent_activation, use_bias, the initializers,
             unit_forget_bias, the regularizers, the constraints, dropout,
             recurrent_dropout, seed: as in `LSTMCell`.
+        peephole, proj_units, proj_clip, coupled_gates, layer_norm,
+            layer_norm_epsilon, cell_clip, gate_clip, zoneout_cell,
+            zoneout_hidden: the variants, as in `LSTMCell`; all off by default.
         activity_regularizer: regularizer of the layer's output.
         return_sequences: return h for every step, (batch, time, units),
             instead of the last one, (batch, units).
@@ -90,6 +103,16 @@ class LSTM(keras.layers.RNN):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        peephole=False,
+        proj_units=None,
+        proj_clip=None,
+        coupled_gates=False,
+        layer_norm=False,
+        layer_norm_epsilon=1e-5,
+        cell_clip=None,
+        gate_clip=None,
+        zoneout_cell=0.0,
+        zoneout_hidden=0.0,
         return_sequences=False,
         return_state=False,
         go_backwards=False,
@@ -115,6 +138,16 @@ class LSTM(keras.layers.RNN):
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             seed=seed,
+            peephole=peephole,
+            proj_units=proj_units,
+            proj_clip=proj_clip,
+            coupled_gates=coupled_gates,
+            layer_norm=layer_norm,
+            layer_norm_epsilon=layer_norm_epsilon,
+            cell_clip=cell_clip,
+            gate_clip=gate_clip,
+            zoneout_cell=zoneout_cell,
+            zoneout_hidden=zoneout_hidden,
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
             name="lstm_cell",
@@ -152,7 +185,11 @@ class LSTM(keras.layers.RNN):
         batch_size, timesteps = sequences.shape[0], sequences.shape[1]
         if initial_state is not None:
             validation.states(
-                "initial_state", initial_state, batch_size, self.units
+                "initial_state",
+                initial_state,
+                batch_size,
+                self.cell.hidden_size,
+                self.units,
             )
         if isinstance(mask, (list, tuple)):
             mask = mask[0]  # the mask of the sequences, not of the states
@@ -170,6 +207,17 @@ class LSTM(keras.layers.RNN):
             input_mask = cell.get_dropout_mask(sequences[:, 0, :])
         if training and cell.recurrent_dropout > 0:
             recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        zoneout_keep = {}
+        for name, hidden, size in (("zoneout_cell_keep", False, cell.units), ("zoneout_hidden_keep", True, cell.hidden_size)):
+            rate = cell.zoneout_hidden if hidden else cell.zoneout_cell
+            if rate and training:
+                masks = keras.random.uniform(
+                    (ops.shape(sequences)[1], ops.shape(sequences)[0], size),
+                    seed=cell.seed_generator,
+                )
+                zoneout_keep[name] = ops.cast(masks < rate, sequences.dtype)
+            elif rate:
+                zoneout_keep[name] = rate
         # Which implementation ran, for tests and for users who profile.
         self.last_path = choose_path(self, mask, recurrent_mask)
         if self.last_path == "torch_fused":
@@ -196,6 +244,7 @@ class LSTM(keras.layers.RNN):
             recurrent_dropout_mask=recurrent_mask,
             project_inputs_first=self.last_path == "scan",
             scan=_tf_scan() if self.last_path == "tf_while" else ops.scan,
+            **zoneout_keep,
         )
 
     def get_config(self):
@@ -215,7 +264,8 @@ def choose_path(layer, mask, recurrent_dropout_mask):
 
     - "unrolled": `unroll=True`, a Python loop over the steps.
     - "torch_fused": torch's fused LSTM kernel, on the torch backend in
-      float32 with the standard activations and no recurrent dropout, with no
+      float32 for the plain LSTM (no variant) with the standard activations
+      and no recurrent dropout, with no
       mask or a right-padded one (then through packed sequences, forward
       direction only).
     - "scan_step_projection": on JAX, a scan that projects x_t inside each
@@ -230,7 +280,8 @@ def choose_path(layer, mask, recurrent_dropout_mask):
     if layer.unroll:
         return "unrolled"
     standard = (
-        cell.activation is keras.activations.tanh
+        cell.is_plain
+        and cell.activation is keras.activations.tanh
         and cell.recurrent_activation is keras.activations.sigmoid
         and layer.compute_dtype == "float32"
     )

@@ -6,7 +6,7 @@ faster per-backend path must compute the same function.
 
 from keras import ops
 
-from keras_lstm.gates import lstm_update
+from keras_lstm.gates import lstm_update, zoneout
 
 
 def lstm_sequence(
@@ -21,6 +21,8 @@ def lstm_sequence(
     recurrent_dropout_mask=None,
     project_inputs_first=True,
     scan=ops.scan,
+    zoneout_cell_keep=None,
+    zoneout_hidden_keep=None,
 ):
     """Runs the LSTM defined by `cell`'s weights over a whole sequence.
 
@@ -43,6 +45,8 @@ def lstm_sequence(
             The same function; which is faster depends on the backend (on
             XLA CPU the per-step product measured faster).
         scan: the loop, any function with `keras.ops.scan`'s contract.
+        zoneout_cell_keep, zoneout_hidden_keep: None, a rate (inference: the
+            expectation), or per-step masks (time, batch, size) in training.
 
     Returns:
         (last_output, outputs, [h, c]) with outputs (batch, time, units).
@@ -54,7 +58,7 @@ def lstm_sequence(
     # its gradient.
     kernel = ops.convert_to_tensor(cell.kernel)
     recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
-    bias = ops.convert_to_tensor(cell.bias) if cell.use_bias else None
+    bias = ops.convert_to_tensor(cell.bias) if cell.bias_in_projection else None
 
     def project(x):
         z = ops.matmul(x, kernel)
@@ -64,24 +68,31 @@ def lstm_sequence(
     # state, so it can be computed for every step in one matrix product.
     if project_inputs_first:
         sequences = project(sequences)
-    step_inputs = [ops.transpose(sequences, (1, 0, 2))]
+    step_inputs = {"z": ops.transpose(sequences, (1, 0, 2))}
     if mask is not None:
         time_mask = ops.expand_dims(ops.transpose(ops.cast(mask, "bool")), -1)
-        step_inputs.append(time_mask)
+        step_inputs["mask"] = time_mask
     if go_backwards:
-        step_inputs = [ops.flip(x, axis=0) for x in step_inputs]
+        step_inputs = {k: ops.flip(x, axis=0) for k, x in step_inputs.items()}
+    # Zoneout masks are drawn for every step up front, so the loop stays a
+    # pure function of its inputs (needed by jax.lax.scan).
+    for name, keep in (("keep_c", zoneout_cell_keep), ("keep_h", zoneout_hidden_keep)):
+        if keep is not None and not isinstance(keep, float):
+            step_inputs[name] = keep
 
     def step(carry, inputs):
         h_prev, c_prev = carry[0], carry[1]
         h_recurrent = h_prev
         if recurrent_dropout_mask is not None:
             h_recurrent = h_prev * recurrent_dropout_mask
-        z_input = inputs[0] if project_inputs_first else project(inputs[0])
+        z_input = inputs["z"] if project_inputs_first else project(inputs["z"])
         z = z_input + ops.matmul(h_recurrent, recurrent_kernel)
-        h, c = lstm_update(z, c_prev, cell.activation, cell.recurrent_activation)
+        h, c = lstm_update(cell, z, c_prev)
+        c = zoneout(c_prev, c, inputs.get("keep_c", zoneout_cell_keep))
+        h = zoneout(h_prev, h, inputs.get("keep_h", zoneout_hidden_keep))
         if mask is None:
             return (h, c), (h, c)
-        step_mask, output_prev = inputs[1], carry[2]
+        step_mask, output_prev = inputs["mask"], carry[2]
         h = ops.where(step_mask, h, h_prev)
         c = ops.where(step_mask, c, c_prev)
         # Keras's RNN: a masked step repeats the previous output, which
@@ -100,7 +111,7 @@ def lstm_sequence(
     if unroll:
         per_step = []
         for t in range(sequences.shape[1]):
-            carry, emitted = step(carry, [x[t] for x in step_inputs])
+            carry, emitted = step(carry, {k: x[t] for k, x in step_inputs.items()})
             per_step.append(emitted[output_index])
         outputs = ops.stack(per_step, axis=0)
     else:

@@ -24,6 +24,27 @@ def positive_int(name, value):
     return int(value)
 
 
+def optional_positive_int(name, value):
+    """None, or `value` as a positive int."""
+    return None if value is None else positive_int(name, value)
+
+
+def optional_positive_float(name, value):
+    """None, or `value` as a positive float."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{name}` must be a positive number or None. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    if not value > 0:
+        raise ValueError(
+            f"`{name}` must be a positive number or None. Received: {name}={value}"
+        )
+    return float(value)
+
+
 def rate(name, value):
     """Returns `value` as a float in [0, 1), or raises."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -94,21 +115,21 @@ def _dims_match(given, expected):
     return all(g is None or e is None or g == e for g, e in zip(given, expected))
 
 
-def states(name, states, batch_size, units):
-    """Checks that `states` is [h, c], each of shape (batch, units)."""
+def states(name, states, batch_size, hidden_size, units):
+    """Checks that `states` is [h, c]: h (batch, hidden_size), c (batch, units)."""
     if not isinstance(states, (list, tuple)) or len(states) != 2:
         count = len(states) if isinstance(states, (list, tuple)) else 1
         raise ValueError(
-            f"`{name}` must be a list of 2 tensors [h, c], each of shape "
-            f"(batch, {units}). Received {count} "
+            f"`{name}` must be a list of 2 tensors [h, c], of shapes "
+            f"(batch, {hidden_size}) and (batch, {units}). Received {count} "
             f"{'tensor' if count == 1 else 'tensors'}."
         )
-    for state_name, state in zip(("h", "c"), states):
+    for state_name, state, size in zip(("h", "c"), states, (hidden_size, units)):
         shape = _shape(state)
-        expected = (batch_size, units)
+        expected = (batch_size, size)
         if len(shape) != 2 or not _dims_match(shape, expected):
             raise ValueError(
-                f"`{name}` [{state_name}] must have shape (batch, units) = "
+                f"`{name}` [{state_name}] must have shape (batch, {size}) = "
                 f"{expected}. Received: shape={shape}"
             )
 

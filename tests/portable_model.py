@@ -23,7 +23,11 @@ def build_model():
     sequences = keras_lstm.LSTM(5, return_sequences=True, go_backwards=True)(sequences)
     last = keras.layers.RNN(keras_lstm.LSTMCell(3))(sequences)
     alone = keras_lstm.LSTMCell(2)(inputs)
-    return keras.Model(inputs, [last, alone])
+    variants = keras_lstm.LSTM(
+        4, peephole=True, proj_units=2, coupled_gates=True, layer_norm=True, cell_clip=3.0, zoneout_cell=0.1
+    )(inputs)
+    stacked = keras_lstm.StackedLSTM(3, num_layers=2, bidirectional=True)(inputs)
+    return keras.Model(inputs, [last, alone, variants, stacked])
 
 
 def outputs(model, x):

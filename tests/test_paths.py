@@ -47,6 +47,8 @@ PATH_CASES = {
     "recurrent_dropout_inference": ({"recurrent_dropout": 0.3}, {}, False, FAST_PATH),
     "relu": ({"activation": "relu"}, {}, False, LOOP_PATH),
     "unroll": ({"unroll": True}, {}, False, "unrolled"),
+    "peephole_variant": ({"peephole": True}, {}, False, LOOP_PATH),
+    "projection_variant": ({"proj_units": 3}, {}, False, LOOP_PATH),
 }
 
 

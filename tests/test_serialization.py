@@ -29,6 +29,16 @@ NON_DEFAULT_ARGUMENTS = dict(
     dropout=0.1,
     recurrent_dropout=0.2,
     seed=7,
+    peephole=True,
+    proj_units=3,
+    proj_clip=2.0,
+    coupled_gates=True,
+    layer_norm=True,
+    layer_norm_epsilon=1e-4,
+    cell_clip=5.0,
+    gate_clip=7.0,
+    zoneout_cell=0.1,
+    zoneout_hidden=0.2,
 )
 
 
@@ -42,7 +52,7 @@ def test_get_config_round_trip(layer_class):
     rebuilt = layer_class.from_config(config)
     assert rebuilt.get_config() == config
     for name, value in {**NON_DEFAULT_ARGUMENTS, **extra}.items():
-        if name in ("dropout", "recurrent_dropout", "seed", "use_bias", "unit_forget_bias", "return_sequences", "return_state", "go_backwards", "unroll"):
+        if not name.endswith(("initializer", "regularizer", "constraint", "activation")):
             assert getattr(rebuilt, name) == value, name
     # The same through Keras's generic (de)serialization, by registered name.
     serialized = keras.saving.serialize_keras_object(layer)

@@ -65,7 +65,7 @@ def test_initial_state_count_and_shape():
         layer(sequences(), initial_state=[h])
     with pytest.raises(ValueError, match=r"`initial_state` must be a list of 2 tensors.*Received 3 tensors"):
         layer(sequences(), initial_state=[h, h, h])
-    with pytest.raises(ValueError, match=r"`initial_state` \[c\] must have shape \(batch, units\) = \(2, 4\).*\(2, 5\)"):
+    with pytest.raises(ValueError, match=r"`initial_state` \[c\] must have shape \(batch, 4\) = \(2, 4\).*\(2, 5\)"):
         layer(sequences(), initial_state=[h, np.zeros((BATCH, UNITS + 1), "float32")])
     with pytest.raises(ValueError, match=r"`initial_state` \[h\] must have shape .*\(3, 4\)"):
         layer(sequences(), initial_state=[np.zeros((BATCH + 1, UNITS), "float32"), h])
