@@ -74,6 +74,11 @@ class StackedLSTM(keras.layers.Layer):
         self.return_sequences = bool(return_sequences)
         self._lstm_kwargs = lstm_kwargs
         self.supports_masking = True
+        seed = lstm_kwargs.pop("seed", None)
+        self.seed = seed
+        # One seed per layer: a shared seed would draw the same dropout masks
+        # in every layer.
+        layer_seed = (lambda index: None) if seed is None else (lambda index: seed + index)
         self.layers = []
         for index in range(self.num_layers):
             last = index == self.num_layers - 1
@@ -82,14 +87,15 @@ class StackedLSTM(keras.layers.Layer):
                 return_sequences=return_sequences if last else True,
                 dtype=layer_kwargs.get("dtype"),
                 name=f"lstm_{index}",
+                seed=layer_seed(index),
                 **lstm_kwargs,
             )
             if self.bidirectional:
                 layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{index}")
             self.layers.append(layer)
         self.dropout_layers = [
-            keras.layers.Dropout(self.inter_layer_dropout, seed=lstm_kwargs.get("seed"))
-            for _ in range(self.num_layers - 1)
+            keras.layers.Dropout(self.inter_layer_dropout, seed=layer_seed(self.num_layers + index))
+            for index in range(self.num_layers - 1)
         ]
 
     def build(self, sequences_shape):
@@ -127,5 +133,6 @@ class StackedLSTM(keras.layers.Layer):
             "bidirectional": self.bidirectional,
             "inter_layer_dropout": self.inter_layer_dropout,
             "return_sequences": self.return_sequences,
+            "seed": self.seed,
             **{name: lstm_config[name] for name in self._lstm_kwargs},
         }

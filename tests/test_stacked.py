@@ -54,6 +54,16 @@ def test_inter_layer_dropout_applies_in_training():
     assert np.abs(training - inference).max() > 1e-4
 
 
+def test_each_layer_draws_its_own_dropout_masks():
+    stack = keras_lstm.StackedLSTM(UNITS, num_layers=3, inter_layer_dropout=0.5, dropout=0.5, seed=1)
+    stack(random_inputs(BATCH, STEPS, FEATURES))
+    ones = keras.ops.ones((BATCH, STEPS, UNITS))
+    first, second = (to_numpy(layer(ones, training=True)) for layer in stack.dropout_layers)
+    assert np.abs(first - second).max() > 0
+    seeds = [layer.cell.seed for layer in stack.layers]
+    assert len(set(seeds)) == 3
+
+
 def test_variants_pass_through_and_serialize(tmp_path):
     stack = keras_lstm.StackedLSTM(UNITS, num_layers=2, bidirectional=True, proj_units=3, peephole=True, kernel_initializer="he_normal")
     x = random_inputs(BATCH, STEPS, FEATURES)

@@ -1,0 +1,283 @@
+"""`to_onnx`: Keras models with keras_lstm layers as ONNX graphs of native `LSTM` nodes.
+
+Keras 3's own ONNX export turns a recurrent layer into a `Loop` (torch backend:
+every step unrolled for a fixed length), and `tf2onnx.convert.from_keras` fails
+on Keras 3 models. This exporter writes the graph itself, layer by layer, so
+that every `keras_lstm.LSTM` becomes one ONNX `LSTM` node with dynamic batch and
+time axes, which onnxruntime runs with its fused kernel.
+
+Supported layers: `keras_lstm.LSTM` (forward, `go_backwards`, peepholes,
+coupled gates, `gate_clip`), `keras.layers.Bidirectional` of one (merge mode
+"concat"), `keras_lstm.StackedLSTM`, `Dense`, `Embedding` (without
+`mask_zero`), `Dropout`, `Activation` and `InputLayer`, in a model whose
+layers form one chain. Anything else raises `ValueError` naming the layer and
+what it would need; nothing is exported half right.
+"""
+
+import numpy as np
+import keras
+
+from keras_lstm.gates import gate_names
+from keras_lstm.interop import _directions, _join_gates, _read_weights, _split_gates, _sublayers
+from keras_lstm.lstm import LSTM
+from keras_lstm.stacked import StackedLSTM
+
+ONNX_GATE_ORDER = ("i", "o", "f", "c")
+ONNX_PEEPHOLE_ORDER = ("i", "o", "f")
+_ACTIVATIONS = {"linear": None, "relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax"}
+# What the ONNX LSTM op cannot express, by the cell attribute that turns it on.
+_NOT_IN_ONNX_LSTM = {
+    "proj_units": "projection",
+    "layer_norm": "layer normalization",
+    "cell_clip": "cell-state clipping (ONNX's `clip` bounds the gate inputs, see gate_clip)",
+    "zoneout_cell": "zoneout on c",
+    "zoneout_hidden": "zoneout on h",
+}
+
+
+def onnx_lstm_weights(directions):
+    """W, R, B and P (or None) of an ONNX LSTM node from keras_lstm.LSTM layers.
+
+    `directions`: [forward] or [forward, backward]. Keras stacks the gate
+    blocks i, f, c, o; ONNX wants i, o, f, c, weights transposed, and a bias
+    for the input and for the recurrence (the second is zero here).
+
+    Coupled gates: our cell keeps f and sets i = 1 - f, while onnxruntime's
+    `input_forget=1` keeps i and sets f = 1 - i (its forget weights are
+    ignored). Since sigmoid(-z) = 1 - sigmoid(z), ONNX's input block gets our
+    forget block negated (weights, bias and peephole), which gives the same
+    gates; the clip is symmetric, so `gate_clip` still holds.
+    """
+    W, R, B, P = [], [], [], []
+    for lstm in directions:
+        cell = lstm.cell
+        weights = _read_weights(lstm)
+        order = gate_names(cell.coupled_gates)
+        units = cell.units
+        kernel = _split_gates(weights["kernel"], order, axis=1)
+        recurrent = _split_gates(weights["recurrent_kernel"], order, axis=1)
+        bias = _split_gates(weights.get("bias", np.zeros(len(order) * units, "float32")), order)
+        peepholes = {name: weights.get(f"peephole_{name}", np.zeros(units, "float32")) for name in ONNX_PEEPHOLE_ORDER}
+        if cell.coupled_gates:
+            for blocks in (kernel, recurrent, bias, peepholes):
+                blocks["i"] = -blocks["f"]
+                blocks["f"] = np.zeros_like(blocks["f"])  # ignored by ONNX
+        W.append(_join_gates(kernel, ONNX_GATE_ORDER, axis=1).T)
+        R.append(_join_gates(recurrent, ONNX_GATE_ORDER, axis=1).T)
+        B.append(np.concatenate([_join_gates(bias, ONNX_GATE_ORDER), np.zeros(4 * units, "float32")]))
+        P.append(_join_gates(peepholes, ONNX_PEEPHOLE_ORDER))
+    has_peephole = directions[0].cell.peephole
+    stack = lambda arrays: np.stack(arrays).astype("float32")  # noqa: E731
+    return stack(W), stack(R), stack(B), stack(P) if has_peephole else None
+
+
+class _Graph:
+    """Collects ONNX nodes and initializers with unique names."""
+
+    def __init__(self, onnx):
+        self.onnx = onnx
+        self.nodes, self.initializers, self.count = [], [], 0
+
+    def name(self, hint):
+        self.count += 1
+        return f"{hint}_{self.count}"
+
+    def constant(self, hint, array):
+        name = self.name(hint)
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def node(self, op, inputs, hint, outputs=1, **attributes):
+        names = [self.name(f"{hint}_{op.lower()}") for _ in range(outputs)]
+        self.nodes.append(self.onnx.helper.make_node(op, inputs, names, name=self.name(hint), **attributes))
+        return names[0] if outputs == 1 else names
+
+
+def _check_lstm(layer, lstm):
+    cell = lstm.cell
+    for attribute, what in _NOT_IN_ONNX_LSTM.items():
+        if getattr(cell, attribute):
+            raise ValueError(
+                f"Layer {layer.name!r} uses {what} ({attribute}={getattr(cell, attribute)!r}), which "
+                "the ONNX LSTM op cannot express; export supports plain, peephole, coupled-gate "
+                "and gate_clip LSTMs."
+            )
+    if cell.activation is not keras.activations.tanh or cell.recurrent_activation is not keras.activations.sigmoid:
+        raise ValueError(f"Layer {layer.name!r}: only the tanh/sigmoid activations export.")
+
+
+def _lstm(graph, layer, directions, x):
+    """Adds an LSTM node for one layer (1 or 2 directions); returns its output name."""
+    for lstm in directions:
+        _check_lstm(layer, lstm)
+    first = directions[0]
+    W, R, B, P = onnx_lstm_weights(directions)
+    if len(directions) == 2:
+        direction = "bidirectional"
+    else:
+        direction = "reverse" if first.go_backwards else "forward"
+    attributes = {"hidden_size": first.cell.units, "direction": direction}
+    if first.cell.coupled_gates:
+        attributes["input_forget"] = 1
+    if first.cell.gate_clip is not None:
+        attributes["clip"] = first.cell.gate_clip
+    inputs = [graph.node("Transpose", [x], layer.name, perm=[1, 0, 2])]
+    inputs += [graph.constant(f"{layer.name}_{n}", a) for n, a in (("W", W), ("R", R), ("B", B))]
+    if P is not None:
+        inputs += ["", "", "", graph.constant(f"{layer.name}_P", P)]
+    y, y_h = graph.node("LSTM", inputs, layer.name, outputs=2, **attributes)
+    if not first.return_sequences:  # Y_h (directions, batch, units) -> (batch, directions * units)
+        last = graph.node("Transpose", [y_h], layer.name, perm=[1, 0, 2])
+        return graph.node("Reshape", [last, graph.constant("shape", np.array([0, -1]))], layer.name)
+    # Y (time, directions, batch, units) -> (batch, time, directions * units)
+    y = graph.node("Transpose", [y], layer.name, perm=[2, 0, 1, 3])
+    y = graph.node("Reshape", [y, graph.constant("shape", np.array([0, 0, -1]))], layer.name)
+    if direction == "reverse":
+        # ONNX gives a reverse LSTM's outputs in input order; Keras in the
+        # order processed (last step first).
+        y = graph.node(
+            "Slice",
+            [y, *(graph.constant(n, np.array([v])) for n, v in (("starts", -1), ("ends", -(2**62)), ("axes", 1), ("steps", -1)))],
+            layer.name,
+        )
+    return y
+
+
+def _activation(graph, name, activation, x, hint):
+    op = _ACTIVATIONS.get(name)
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"Layer {hint!r}: activation {name!r} has no ONNX mapping here.")
+    if op is None:
+        return x
+    return graph.node(op, [x], hint, **({"axis": -1} if op == "Softmax" else {}))
+
+
+def _layer(graph, layer, x):
+    if isinstance(layer, (keras.layers.InputLayer, keras.layers.Dropout)):
+        return x
+    if isinstance(layer, LSTM):
+        return _lstm(graph, layer, [layer], x)
+    if isinstance(layer, keras.layers.Bidirectional) and isinstance(layer.forward_layer, LSTM):
+        if layer.merge_mode != "concat":
+            raise ValueError(f"Layer {layer.name!r}: only merge_mode='concat' exports.")
+        return _lstm(graph, layer, _directions(layer), x)
+    if isinstance(layer, StackedLSTM):
+        for sublayer in _sublayers(layer):
+            x = _layer(graph, sublayer, x)
+        return x
+    if isinstance(layer, keras.layers.Dense):
+        y = graph.node("MatMul", [x, graph.constant(f"{layer.name}_kernel", keras.ops.convert_to_numpy(layer.kernel))], layer.name)
+        if layer.use_bias:
+            y = graph.node("Add", [y, graph.constant(f"{layer.name}_bias", keras.ops.convert_to_numpy(layer.bias))], layer.name)
+        return _activation(graph, keras.activations.serialize(layer.activation), layer.activation, y, layer.name)
+    if isinstance(layer, keras.layers.Activation):
+        return _activation(graph, keras.activations.serialize(layer.activation), layer.activation, x, layer.name)
+    if isinstance(layer, keras.layers.Embedding) and not layer.mask_zero:
+        table = keras.ops.convert_to_numpy(layer.embeddings)
+        indices = graph.node("Cast", [x], layer.name, to=7)  # int64
+        return graph.node("Gather", [graph.constant(f"{layer.name}_embeddings", table), indices], layer.name)
+    raise ValueError(
+        f"Layer {layer.name!r} ({type(layer).__name__}) has no ONNX export here. Supported: "
+        "keras_lstm.LSTM, Bidirectional(keras_lstm.LSTM), StackedLSTM, Dense, Embedding "
+        "(mask_zero=False), Dropout, Activation."
+    )
+
+
+def _chain(model):
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError("to_onnx exports models with one input and one output.")
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    # A chain: each layer's input is the previous layer's output.
+    for previous, layer in zip(layers, layers[1:]):
+        if layer.input is not previous.output:
+            raise ValueError(
+                f"to_onnx exports chains of layers; {layer.name!r} does not read the output of {previous.name!r}."
+            )
+    return layers
+
+
+def _input_shape_and_type(model):
+    shape = tuple(model.inputs[0].shape)
+    dtype = keras.backend.standardize_dtype(model.inputs[0].dtype)
+    return shape, dtype
+
+
+def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=1e-4):
+    """Writes `model` to `path` as ONNX; returns a report dict.
+
+    Args:
+        model: a built Keras model (Sequential or a functional chain) on any
+            backend; it need not have been called.
+        path: the .onnx file to write.
+        opset: the ONNX opset (LSTM's layout is the same from 7 on).
+        verify: run the file in onnxruntime on `sample_inputs` (default: a
+            random batch of 2 sequences of 7 steps, or the model's fixed
+            length) and raise if its outputs differ from the model's by more
+            than `tolerance` relative to their largest magnitude.
+
+    Returns:
+        {"path", "lstm_nodes", "max_error" (None without verify)}.
+
+    The graph's input "inputs" and output "outputs" have dynamic batch (and,
+    where the model allows, time) axes.
+    """
+    import onnx
+
+    layers = _chain(model)
+    shape, dtype = _input_shape_and_type(model)
+    graph = _Graph(onnx)
+    x = "inputs"
+    for layer in layers:
+        x = _layer(graph, layer, x)
+    graph.nodes.append(onnx.helper.make_node("Identity", [x], ["outputs"], name="outputs"))
+    input_type = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    dims = ["batch"] + [d if d is not None else f"axis_{k}" for k, d in enumerate(shape[1:], start=1)]
+    if len(dims) > 1 and shape[1] is None:
+        dims[1] = "time"
+    output_shape = model.outputs[0].shape
+    output_dims = ["batch"] + [d if d is not None else "time" for d in output_shape[1:]]
+    onnx_graph = onnx.helper.make_graph(
+        graph.nodes,
+        model.name,
+        [onnx.helper.make_tensor_value_info("inputs", input_type, dims)],
+        [onnx.helper.make_tensor_value_info("outputs", onnx.TensorProto.FLOAT, output_dims)],
+        graph.initializers,
+    )
+    onnx_model = onnx.helper.make_model(
+        onnx_graph, opset_imports=[onnx.helper.make_opsetid("", opset)], producer_name="keras-lstm"
+    )
+    onnx.checker.check_model(onnx_model, full_check=True)
+    report = {
+        "path": str(path),
+        "lstm_nodes": sum(node.op_type == "LSTM" for node in graph.nodes),
+        "max_error": None,
+    }
+    if verify:
+        report["max_error"] = _verify(onnx_model, model, shape, dtype, sample_inputs, tolerance)
+    onnx.save(onnx_model, str(path))
+    return report
+
+
+def _sample(shape, dtype, model):
+    rng = np.random.default_rng(0)
+    full = [2] + [d if d is not None else 7 for d in shape[1:]]
+    if "int" in dtype:
+        embedding = next(layer for layer in model.layers if isinstance(layer, keras.layers.Embedding))
+        return rng.integers(0, embedding.input_dim, full).astype(dtype)
+    return rng.standard_normal(full).astype(dtype)
+
+
+def _verify(onnx_model, model, shape, dtype, sample_inputs, tolerance):
+    import onnxruntime
+
+    x = _sample(shape, dtype, model) if sample_inputs is None else np.asarray(sample_inputs)
+    expected = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), np.float64)
+    session = onnxruntime.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
+    actual = session.run(None, {"inputs": x})[0]
+    error = float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-12))
+    if not error < tolerance:
+        raise RuntimeError(
+            f"The exported ONNX model disagrees with the Keras model: relative error {error:.2e} "
+            f"on sample inputs of shape {x.shape} (tolerance {tolerance:.0e}). Nothing was written."
+        )
+    return error

@@ -1,0 +1,103 @@
+"""keras_lstm.export.to_onnx: native LSTM nodes that onnxruntime runs as the model does."""
+
+import numpy as np
+import keras
+import onnx
+import onnxruntime
+import pytest
+
+import keras_lstm
+from keras_lstm.export.onnx import to_onnx
+from support import relative_error, to_numpy
+
+FEATURES, UNITS = 4, 5
+
+
+def randomize(model, seed=0):
+    """Random biases and peepholes too, so that a misplaced block shows."""
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        weight.assign((0.5 * rng.standard_normal(weight.shape)).astype("float32"))
+    return model
+
+
+def sequential(*layers, steps=None, dtype="float32"):
+    shape = (steps,) if dtype.startswith("int") else (steps, FEATURES)
+    return randomize(keras.Sequential([keras.Input(shape, dtype=dtype), *layers]))
+
+
+MODELS = {
+    "last_output_dense": lambda: sequential(keras_lstm.LSTM(UNITS), keras.layers.Dense(3, activation="softmax")),
+    "sequences": lambda: sequential(keras_lstm.LSTM(UNITS, return_sequences=True), keras.layers.Dense(1)),
+    "go_backwards": lambda: sequential(keras_lstm.LSTM(UNITS, return_sequences=True, go_backwards=True)),
+    "go_backwards_last": lambda: sequential(keras_lstm.LSTM(UNITS, go_backwards=True)),
+    "bidirectional_sequences": lambda: sequential(keras.layers.Bidirectional(keras_lstm.LSTM(UNITS, return_sequences=True))),
+    "bidirectional_last_fixed_time": lambda: sequential(keras.layers.Bidirectional(keras_lstm.LSTM(UNITS)), steps=6),
+    "stacked_bidirectional": lambda: sequential(
+        keras_lstm.StackedLSTM(UNITS, num_layers=2, bidirectional=True, inter_layer_dropout=0.3), keras.layers.Dropout(0.2)
+    ),
+    "peephole": lambda: sequential(keras_lstm.LSTM(UNITS, peephole=True, return_sequences=True)),
+    "no_bias": lambda: sequential(keras_lstm.LSTM(UNITS, use_bias=False)),
+    "coupled_gates": lambda: sequential(keras_lstm.LSTM(UNITS, coupled_gates=True, return_sequences=True)),
+    "coupled_peephole_gate_clip_backwards": lambda: sequential(
+        keras_lstm.LSTM(UNITS, coupled_gates=True, peephole=True, gate_clip=0.7, go_backwards=True, return_sequences=True)
+    ),
+    "gate_clip_bidirectional": lambda: sequential(keras.layers.Bidirectional(keras_lstm.LSTM(UNITS, gate_clip=0.5))),
+    "embedding": lambda: sequential(keras.layers.Embedding(20, FEATURES), keras_lstm.LSTM(UNITS), dtype="int32"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_exported_model_matches_keras_at_any_batch_and_length(case, tmp_path):
+    model = MODELS[case]()
+    path = tmp_path / "model.onnx"
+    report = to_onnx(model, path)
+    assert report["max_error"] < 1e-5
+    exported = onnx.load(str(path))
+    lstm_nodes = [node for node in exported.graph.node if node.op_type == "LSTM"]
+    assert len(lstm_nodes) == report["lstm_nodes"] >= 1
+    assert not [node for node in exported.graph.node if node.op_type in ("Loop", "Scan")]
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(1)
+    steps = model.inputs[0].shape[1]
+    for batch, length in ((1, steps or 3), (5, steps or 11)):
+        if case == "embedding":
+            x = rng.integers(0, 20, (batch, length)).astype("int32")
+        else:
+            x = rng.standard_normal((batch, length, FEATURES)).astype("float32")
+        actual = session.run(None, {"inputs": x})[0]
+        assert relative_error(actual, to_numpy(model(x))) < 1e-5
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        (lambda: keras_lstm.LSTM(UNITS, proj_units=3), r"projection \(proj_units=3\).*cannot express"),
+        (lambda: keras_lstm.LSTM(UNITS, layer_norm=True), r"layer normalization"),
+        (lambda: keras_lstm.LSTM(UNITS, cell_clip=2.0), r"cell-state clipping"),
+        (lambda: keras_lstm.LSTM(UNITS, activation="relu"), r"only the tanh/sigmoid activations export"),
+        (lambda: keras.layers.LSTM(UNITS), r"\(LSTM\) has no ONNX export here"),
+        (lambda: keras.layers.Conv1D(2, 3), r"\(Conv1D\) has no ONNX export here"),
+    ],
+)
+def test_what_cannot_export_says_why(layer, message, tmp_path):
+    model = sequential(layer())
+    with pytest.raises(ValueError, match=message):
+        to_onnx(model, tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_a_mismatch_is_refused_and_nothing_written(tmp_path, monkeypatch):
+    import keras_lstm.export.onnx as exporter
+
+    model = MODELS["sequences"]()
+    real = exporter.onnx_lstm_weights
+
+    def swapped_gates(directions):
+        W, R, B, P = real(directions)
+        return W[:, ::-1].copy(), R, B, P
+
+    monkeypatch.setattr(exporter, "onnx_lstm_weights", swapped_gates)
+    with pytest.raises(RuntimeError, match=r"disagrees with the Keras model.*Nothing was written"):
+        to_onnx(model, tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
