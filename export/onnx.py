@@ -74,9 +74,20 @@ def onnx_lstm_weights(directions):
 class _Graph:
     """Collects ONNX nodes and initializers with unique names."""
 
-    def __init__(self, onnx):
+    def __init__(self, onnx, streaming=False):
         self.onnx = onnx
+        self.streaming = streaming
         self.nodes, self.initializers, self.count = [], [], 0
+        self.states = []  # (name, size) of each state input, in layer order
+
+    def add_state(self, name, size):
+        taken = {existing for existing, _ in self.states}
+        unique, suffix = name, 1
+        while unique in taken:  # two stacks both have an "lstm_0"
+            suffix += 1
+            unique = f"{name}{suffix}"
+        self.states.append((unique, size))
+        return unique
 
     def name(self, hint):
         self.count += 1
@@ -111,6 +122,8 @@ def _lstm(graph, layer, directions, x):
     for lstm in directions:
         _check_lstm(layer, lstm)
     first = directions[0]
+    if graph.streaming:
+        return _lstm_step(graph, layer, first, x)
     W, R, B, P = onnx_lstm_weights(directions)
     if len(directions) == 2:
         direction = "bidirectional"
@@ -141,6 +154,37 @@ def _lstm(graph, layer, directions, x):
             layer.name,
         )
     return y
+
+
+def _lstm_step(graph, layer, lstm, x):
+    """One step of `lstm` with its state as graph inputs and outputs.
+
+    The step reads a frame (batch, features) and the layer's "<name>_h" and
+    "<name>_c" inputs, and writes "<name>_h_out" and "<name>_c_out": an ONNX
+    LSTM node run over a sequence of length 1.
+    """
+    if lstm.go_backwards or len(_directions(layer)) > 1:
+        raise ValueError(
+            f"Layer {layer.name!r} reads its sequence backwards; a streaming model can only "
+            "run forward LSTMs (frames arrive one at a time)."
+        )
+    W, R, B, P = onnx_lstm_weights([lstm])
+    attributes = {"hidden_size": lstm.cell.units, "direction": "forward"}
+    if lstm.cell.coupled_gates:
+        attributes["input_forget"] = 1
+    if lstm.cell.gate_clip is not None:
+        attributes["clip"] = lstm.cell.gate_clip
+    axis = graph.constant("axis", np.array([0]))
+    h, c = (graph.add_state(f"{lstm.name}_{name}", lstm.cell.units) for name in ("h", "c"))
+    inputs = [graph.node("Unsqueeze", [x, axis], layer.name)]
+    inputs += [graph.constant(f"{layer.name}_{n}", a) for n, a in (("W", W), ("R", R), ("B", B))]
+    inputs += ["", graph.node("Unsqueeze", [h, axis], layer.name), graph.node("Unsqueeze", [c, axis], layer.name)]
+    if P is not None:
+        inputs.append(graph.constant(f"{layer.name}_P", P))
+    _, h_next, c_next = graph.node("LSTM", inputs, layer.name, outputs=3, **attributes)
+    for state, name in ((h_next, h), (c_next, c)):
+        graph.nodes.append(graph.onnx.helper.make_node("Squeeze", [state, axis], [f"{name}_out"]))
+    return f"{h}_out"
 
 
 def _activation(graph, name, activation, x, hint):
@@ -202,7 +246,7 @@ def _input_shape_and_type(model):
     return shape, dtype
 
 
-def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=1e-4):
+def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=1e-4, streaming=False):
     """Writes `model` to `path` as ONNX; returns a report dict.
 
     Args:
@@ -215,8 +259,17 @@ def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=1e
             length) and raise if its outputs differ from the model's by more
             than `tolerance` relative to their largest magnitude.
 
+        streaming: export one step instead of the whole sequence: inputs
+            "inputs" (batch, features), the frame, and "<lstm>_h", "<lstm>_c"
+            for each LSTM layer; outputs "outputs" (this step's output) and
+            "<lstm>_h_out", "<lstm>_c_out". Feeding T frames one after the
+            other, each step's states into the next, gives the outputs of the
+            full model at each step (its last output for a model that returns
+            only that). Forward LSTMs only.
+
     Returns:
-        {"path", "lstm_nodes", "max_error" (None without verify)}.
+        {"path", "lstm_nodes", "max_error" (None without verify), "states"
+        (streaming: [(input name, size)])}.
 
     The graph's input "inputs" and output "outputs" have dynamic batch (and,
     where the model allows, time) axes.
@@ -225,7 +278,7 @@ def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=1e
 
     layers = _chain(model)
     shape, dtype = _input_shape_and_type(model)
-    graph = _Graph(onnx)
+    graph = _Graph(onnx, streaming=streaming)
     x = "inputs"
     for layer in layers:
         x = _layer(graph, layer, x)
@@ -234,13 +287,18 @@ def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=1e
     dims = ["batch"] + [d if d is not None else f"axis_{k}" for k, d in enumerate(shape[1:], start=1)]
     if len(dims) > 1 and shape[1] is None:
         dims[1] = "time"
-    output_shape = model.outputs[0].shape
-    output_dims = ["batch"] + [d if d is not None else "time" for d in output_shape[1:]]
+    output_dims = ["batch"] + [d if d is not None else "time" for d in model.outputs[0].shape[1:]]
+    if streaming:  # no time axis: one frame in, one step's output out
+        dims = [dims[0]] + dims[2:]
+        output_dims = ["batch", model.outputs[0].shape[-1]]
+    floats = onnx.TensorProto.FLOAT
+    state_inputs = [onnx.helper.make_tensor_value_info(name, floats, ["batch", size]) for name, size in graph.states]
+    state_outputs = [onnx.helper.make_tensor_value_info(f"{name}_out", floats, ["batch", size]) for name, size in graph.states]
     onnx_graph = onnx.helper.make_graph(
         graph.nodes,
         model.name,
-        [onnx.helper.make_tensor_value_info("inputs", input_type, dims)],
-        [onnx.helper.make_tensor_value_info("outputs", onnx.TensorProto.FLOAT, output_dims)],
+        [onnx.helper.make_tensor_value_info("inputs", input_type, dims)] + state_inputs,
+        [onnx.helper.make_tensor_value_info("outputs", floats, output_dims)] + state_outputs,
         graph.initializers,
     )
     onnx_model = onnx.helper.make_model(
@@ -251,9 +309,10 @@ def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=1e
         "path": str(path),
         "lstm_nodes": sum(node.op_type == "LSTM" for node in graph.nodes),
         "max_error": None,
+        "states": list(graph.states),
     }
     if verify:
-        report["max_error"] = _verify(onnx_model, model, shape, dtype, sample_inputs, tolerance)
+        report["max_error"] = _verify(onnx_model, model, shape, dtype, sample_inputs, tolerance, graph.states)
     onnx.save(onnx_model, str(path))
     return report
 
@@ -267,13 +326,35 @@ def _sample(shape, dtype, model):
     return rng.standard_normal(full).astype(dtype)
 
 
-def _verify(onnx_model, model, shape, dtype, sample_inputs, tolerance):
+def run_streaming(session, frames, states):
+    """Feeds (batch, time, ...) `frames` one step at a time; returns every step's output.
+
+    `session` is an onnxruntime session of a streaming export, `states` its
+    report's [(name, size)]: every state starts at zero.
+    """
+    batch = frames.shape[0]
+    values = {name: np.zeros((batch, size), np.float32) for name, size in states}
+    outputs = []
+    for t in range(frames.shape[1]):
+        results = session.run(None, {"inputs": frames[:, t], **values})
+        outputs.append(results[0])
+        values = {name: value for (name, _), value in zip(states, results[1:])}
+    return np.stack(outputs, axis=1)
+
+
+def _verify(onnx_model, model, shape, dtype, sample_inputs, tolerance, states):
     import onnxruntime
 
     x = _sample(shape, dtype, model) if sample_inputs is None else np.asarray(sample_inputs)
     expected = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), np.float64)
     session = onnxruntime.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
-    actual = session.run(None, {"inputs": x})[0]
+    if states:
+        per_step = run_streaming(session, x, states)
+        # A model that returns sequences is compared step by step; one that
+        # returns its last output, with the last step.
+        actual = per_step if expected.ndim == per_step.ndim else per_step[:, -1]
+    else:
+        actual = session.run(None, {"inputs": x})[0]
     error = float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-12))
     if not error < tolerance:
         raise RuntimeError(

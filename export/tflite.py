@@ -56,10 +56,46 @@ def _tf_keras_lstm(tf_keras, layer, lstm):
     return rebuilt, [weights[name] for name in order]
 
 
-def _tf_keras_layers(tf_keras, layer):
+class _Step:
+    """One step of a plain LSTM with explicit state, as tf-keras's LSTMCell.
+
+    A single step needs no loop: it converts to plain builtins (matrix
+    products and activations), which is what a streaming model runs.
+    """
+
+    def __init__(self, tf_keras, layer, lstm):
+        _check_plain(layer, lstm)
+        if lstm.go_backwards:
+            raise ValueError(
+                f"Layer {layer.name!r} reads its sequence backwards; a streaming model can only "
+                "run forward LSTMs (frames arrive one at a time)."
+            )
+        self.name, self.units = lstm.name, lstm.units
+        self.cell = tf_keras.layers.LSTMCell(lstm.units, use_bias=lstm.use_bias)
+        self.weights = _tf_keras_lstm(tf_keras, layer, lstm)[1]
+        self.state_inputs = [
+            tf_keras.Input((lstm.units,), batch_size=None, name=f"{lstm.name}_{s}") for s in ("h", "c")
+        ]
+
+    def __call__(self, x):
+        output, self.next_states = self.cell(x, self.state_inputs)
+        return output
+
+    def set_weights(self, weights):
+        self.cell.set_weights(weights)
+
+
+def _tf_keras_layers(tf_keras, layer, streaming=False):
     """[(tf-keras layer, its weights)] computing what `layer` computes."""
     if isinstance(layer, (keras.layers.InputLayer, keras.layers.Dropout)):
         return []
+    if streaming and isinstance(layer, (LSTM, keras.layers.Bidirectional)):
+        if isinstance(layer, keras.layers.Bidirectional):
+            raise ValueError(
+                f"Layer {layer.name!r} is bidirectional: it needs the whole sequence, so it cannot stream."
+            )
+        step = _Step(tf_keras, layer, layer)
+        return [(step, step.weights)]
     if isinstance(layer, LSTM):
         return [_tf_keras_lstm(tf_keras, layer, layer)]
     if isinstance(layer, keras.layers.Bidirectional) and isinstance(layer.forward_layer, LSTM):
@@ -67,7 +103,7 @@ def _tf_keras_layers(tf_keras, layer):
         wrapper = tf_keras.layers.Bidirectional(forward[0], backward_layer=backward[0], merge_mode=layer.merge_mode)
         return [(wrapper, forward[1] + backward[1])]
     if isinstance(layer, StackedLSTM):
-        return [pair for sublayer in _sublayers(layer) for pair in _tf_keras_layers(tf_keras, sublayer)]
+        return [pair for sublayer in _sublayers(layer) for pair in _tf_keras_layers(tf_keras, sublayer, streaming)]
     if isinstance(layer, keras.layers.Dense):
         activation = keras.activations.serialize(layer.activation)
         return [(tf_keras.layers.Dense(layer.units, activation=activation, use_bias=layer.use_bias), layer.get_weights())]
@@ -82,8 +118,13 @@ def _tf_keras_layers(tf_keras, layer):
     )
 
 
-def _rebuild(model, batch_size):
-    """The tf-keras twin of `model`, with a fixed batch size."""
+def _rebuild(model, batch_size, streaming=False):
+    """The tf-keras twin of `model` (of one step of it, when streaming).
+
+    Returns (twin, input shape without batch, input dtype, state sizes); a
+    streaming twin takes [frame, h, c of each LSTM] and returns [output, the
+    new h, c of each LSTM].
+    """
     import tf_keras
 
     from keras_lstm.export.onnx import _chain
@@ -91,15 +132,20 @@ def _rebuild(model, batch_size):
     layers = _chain(model)
     shape = tuple(model.inputs[0].shape)[1:]
     dtype = keras.backend.standardize_dtype(model.inputs[0].dtype)
-    inputs = tf_keras.Input(shape, batch_size=batch_size, dtype=dtype)
+    if streaming:
+        shape = shape[1:]  # one frame: no time axis
+    inputs = tf_keras.Input(shape, batch_size=batch_size, dtype=dtype, name="inputs")
     x = inputs
-    pairs = [pair for layer in layers for pair in _tf_keras_layers(tf_keras, layer)]
+    pairs = [pair for layer in layers for pair in _tf_keras_layers(tf_keras, layer, streaming)]
     for rebuilt, _ in pairs:
         x = rebuilt(x)
-    twin = tf_keras.Model(inputs, x)
+    steps = [rebuilt for rebuilt, _ in pairs if isinstance(rebuilt, _Step)]
+    state_inputs = [state for step in steps for state in step.state_inputs]
+    state_outputs = [state for step in steps for state in step.next_states]
+    twin = tf_keras.Model([inputs, *state_inputs], [x, *state_outputs]) if streaming else tf_keras.Model(inputs, x)
     for rebuilt, weights in pairs:
         rebuilt.set_weights(weights)
-    return twin, shape, dtype
+    return twin, shape, dtype, [step.units for step in steps for _ in "hc"]
 
 
 def to_tflite(
@@ -111,6 +157,7 @@ def to_tflite(
     verify=True,
     sample_inputs=None,
     tolerance=None,
+    streaming=False,
 ):
     """Writes `model` to `path` as a TFLite flatbuffer; returns a report dict.
 
@@ -127,9 +174,14 @@ def to_tflite(
             crash is a failure, not the end of the caller) on sample inputs
             and raise if its outputs differ from the model's by more than
             `tolerance` relative (default 1e-4 for float32, 0.1 quantized).
+        streaming: export one step: inputs (frame, then h and c of each LSTM
+            layer, in order), outputs (this step's output, then the new h and
+            c of each layer). A step is a few plain builtins (no loop, no
+            fused op). Running T steps equals the full model.
 
     Returns:
-        {"path", "size_bytes", "ops", "fused_lstm_ops", "max_error"}.
+        {"path", "size_bytes", "ops", "fused_lstm_ops", "max_error",
+        "state_sizes" (streaming: the size of each state input, in order)}.
     """
     import tensorflow as tf
 
@@ -137,14 +189,16 @@ def to_tflite(
         raise ValueError(f"`quantize` must be one of {QUANTIZATIONS}. Received: quantize={quantize!r}")
     if quantize == "int8" and representative_data is None:
         raise ValueError("`quantize='int8'` needs `representative_data`: input batches to calibrate on.")
-    twin, shape, dtype = _rebuild(model, batch_size)
+    twin, shape, dtype, state_sizes = _rebuild(model, batch_size, streaming)
     if any(d is None for d in shape):
         raise ValueError(
             f"to_tflite needs a fixed time length: the model's input shape is {(None, *shape)}. "
             "Build the model on keras.Input((steps, features))."
         )
-    function = tf.function(lambda x: twin(x))
-    concrete = function.get_concrete_function(tf.TensorSpec((batch_size, *shape), tf.as_dtype(dtype)))
+    specs = [tf.TensorSpec((batch_size, *shape), tf.as_dtype(dtype))]
+    specs += [tf.TensorSpec((batch_size, size), tf.float32) for size in state_sizes]
+    function = tf.function(lambda *inputs: twin(list(inputs) if streaming else inputs[0]))
+    concrete = function.get_concrete_function(*specs)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], twin)
     if quantize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -158,18 +212,23 @@ def to_tflite(
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     flatbuffer = converter.convert()
 
-    x = _sample(model, batch_size, shape, dtype) if sample_inputs is None else np.asarray(sample_inputs, dtype)
-    run = _run_in_subprocess(flatbuffer, x)
+    full_shape = tuple(model.inputs[0].shape)[1:]
+    x = _sample(model, batch_size, full_shape, dtype) if sample_inputs is None else np.asarray(sample_inputs, dtype)
+    run = _run_in_subprocess(flatbuffer, x, state_sizes if streaming else None)
     report = {
         "path": str(path),
         "size_bytes": len(flatbuffer),
         "ops": run["ops"],
         "fused_lstm_ops": run["ops"].count(_FUSED_LSTM),
         "max_error": None,
+        "state_sizes": state_sizes,
     }
     if verify:
         expected = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), np.float64)
-        error = float(np.abs(run["outputs"] - expected).max() / max(np.abs(expected).max(), 1e-12))
+        actual = run["outputs"]
+        if streaming and actual.ndim != expected.ndim:  # the model returns its last output
+            actual = actual[:, -1]
+        error = float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-12))
         limit = tolerance if tolerance is not None else (0.1 if quantize else 1e-4)
         if not error < limit:
             raise RuntimeError(
@@ -195,26 +254,46 @@ import json, sys
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 folder = sys.argv[1]
+state_sizes = json.load(open(folder + "/states.json"))
 interpreter = Interpreter(model_path=folder + "/model.tflite")
 interpreter.allocate_tensors()
 x = np.load(folder + "/inputs.npy")
-interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
-interpreter.invoke()
-np.save(folder + "/outputs.npy", interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+# The signature's inputs and outputs, in the order the model was traced with.
+runner = interpreter.get_signature_runner()
+if state_sizes is None:
+    outputs = list(runner(**{next(iter(runner.get_input_details())): x}).values())[0]
+else:
+    signature = interpreter.get_signature_list()["serving_default"]
+    # "inputs_10" sorts before "inputs_2": order by the number.
+    by_number = lambda names: sorted(names, key=lambda name: int(name.rsplit("_", 1)[1]))
+    inputs, output_names = by_number(signature["inputs"]), by_number(signature["outputs"])
+    states = [np.zeros((x.shape[0], size), np.float32) for size in state_sizes]
+    steps = []
+    for t in range(x.shape[1]):
+        results = runner(**{inputs[0]: x[:, t]}, **dict(zip(inputs[1:], states)))
+        results = [results[name] for name in output_names]
+        steps.append(results[0])
+        states = results[1:]
+    outputs = np.stack(steps, axis=1)
+np.save(folder + "/outputs.npy", outputs)
 json.dump([op["op_name"] for op in interpreter._get_ops_details()], open(folder + "/ops.json", "w"))
 """
 
 
-def _run_in_subprocess(flatbuffer, x):
+def _run_in_subprocess(flatbuffer, x, state_sizes=None):
     """Runs the flatbuffer on `x` in the LiteRT interpreter, in a child process.
 
-    The interpreter has been seen to segfault on some models; a crash here
-    becomes a RuntimeError instead of killing the caller.
+    With `state_sizes` (a streaming model) it feeds x one step at a time,
+    each step's states into the next, from zero states. The interpreter has
+    been seen to segfault on some models; a crash here becomes a
+    RuntimeError instead of killing the caller.
     """
     with tempfile.TemporaryDirectory() as folder:
         with open(os.path.join(folder, "model.tflite"), "wb") as file:
             file.write(flatbuffer)
         np.save(os.path.join(folder, "inputs.npy"), x)
+        with open(os.path.join(folder, "states.json"), "w") as file:
+            json.dump(state_sizes, file)
         environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         run = subprocess.run(
             [sys.executable, "-c", _RUNNER, folder], capture_output=True, text=True, env=environment, timeout=300

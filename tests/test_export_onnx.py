@@ -101,3 +101,29 @@ def test_a_mismatch_is_refused_and_nothing_written(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match=r"disagrees with the Keras model.*Nothing was written"):
         to_onnx(model, tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_streaming_steps_equal_the_full_model(return_sequences, tmp_path):
+    from keras_lstm.export.onnx import run_streaming
+
+    model = sequential(
+        keras_lstm.StackedLSTM(UNITS, num_layers=2, return_sequences=True, peephole=True),
+        keras_lstm.LSTM(UNITS, coupled_gates=True, gate_clip=1.0, return_sequences=return_sequences),
+        keras.layers.Dense(2),
+    )
+    path = tmp_path / "step.onnx"
+    report = to_onnx(model, path, streaming=True)
+    assert [name for name, _ in report["states"]] == ["lstm_0_h", "lstm_0_c", "lstm_1_h", "lstm_1_c", f"{model.layers[1].name}_h", f"{model.layers[1].name}_c"]
+    assert report["max_error"] < 1e-5
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(3).standard_normal((4, 9, FEATURES)).astype("float32")
+    steps = run_streaming(session, x, report["states"])
+    expected = to_numpy(model(x))
+    actual = steps if return_sequences else steps[:, -1]
+    assert relative_error(actual, expected) < 1e-5
+
+
+def test_backward_layers_cannot_stream(tmp_path):
+    with pytest.raises(ValueError, match=r"reads its sequence backwards"):
+        to_onnx(MODELS["go_backwards"](), tmp_path / "step.onnx", streaming=True)

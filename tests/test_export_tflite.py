@@ -84,3 +84,22 @@ def test_a_mismatch_is_refused(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match=r"disagrees with the Keras model"):
         to_tflite(model, tmp_path / "model.tflite")
     assert not (tmp_path / "model.tflite").exists()
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_streaming_steps_equal_the_full_model(return_sequences, tmp_path):
+    # Five LSTM layers: eleven state inputs and outputs, more than nine, so
+    # that their order is checked.
+    model = sequential(
+        keras_lstm.StackedLSTM(UNITS, num_layers=5, return_sequences=return_sequences), keras.layers.Dense(2)
+    )
+    report = to_tflite(model, tmp_path / "step.tflite", batch_size=3, streaming=True)
+    assert report["state_sizes"] == [UNITS] * 10
+    assert report["fused_lstm_ops"] == 0 and "WHILE" not in report["ops"]
+    assert report["max_error"] < 1e-5  # T steps fed one by one against model(x)
+
+
+def test_bidirectional_cannot_stream(tmp_path):
+    model = sequential(keras.layers.Bidirectional(keras_lstm.LSTM(UNITS)))
+    with pytest.raises(ValueError, match=r"bidirectional: it needs the whole sequence"):
+        to_tflite(model, tmp_path / "step.tflite", streaming=True)
