@@ -231,11 +231,14 @@ def _chain(model):
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError("to_onnx exports models with one input and one output.")
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    # A chain: each layer's input is the previous layer's output.
+    if isinstance(model, keras.Sequential):
+        return layers
+    # A functional model must be a chain: each layer reads the previous one.
     for previous, layer in zip(layers, layers[1:]):
-        if layer.input is not previous.output:
+        producer = getattr(layer.input, "_keras_history", (None,))[0]
+        if producer is not previous:
             raise ValueError(
-                f"to_onnx exports chains of layers; {layer.name!r} does not read the output of {previous.name!r}."
+                f"The exporters take chains of layers; {layer.name!r} does not read the output of {previous.name!r}."
             )
     return layers
 

@@ -127,3 +127,14 @@ def test_streaming_steps_equal_the_full_model(return_sequences, tmp_path):
 def test_backward_layers_cannot_stream(tmp_path):
     with pytest.raises(ValueError, match=r"reads its sequence backwards"):
         to_onnx(MODELS["go_backwards"](), tmp_path / "step.onnx", streaming=True)
+
+
+def test_functional_chains_export_and_branches_are_refused(tmp_path):
+    inputs = keras.Input((None, FEATURES))
+    hidden = keras_lstm.LSTM(UNITS, return_sequences=True)(inputs)
+    chain = keras.Model(inputs, keras.layers.Dense(1)(keras_lstm.LSTM(UNITS)(hidden)))
+    assert to_onnx(chain, tmp_path / "chain.onnx")["lstm_nodes"] == 2
+    skip = keras.Model(inputs, keras.layers.Dense(1)(keras_lstm.LSTM(UNITS)(inputs)))
+    skip_with_unused = keras.Model(inputs, [skip.output, hidden])
+    with pytest.raises(ValueError, match=r"one input and one output"):
+        to_onnx(skip_with_unused, tmp_path / "branch.onnx")

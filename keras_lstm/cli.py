@@ -1,0 +1,71 @@
+"""The `keras-lstm` command.
+
+    keras-lstm demo [--seconds 20]
+    keras-lstm export MODEL.keras --format onnx|tflite --out PATH
+                      [--streaming] [--quantize dynamic|int8] [--batch-size 1]
+
+The backend is Keras's: set KERAS_BACKEND (tensorflow, jax, torch) before
+running. `export` loads a saved model (.keras) and writes it with
+`keras_lstm.export`, checked in onnxruntime or LiteRT; it prints the report
+as JSON and exits non-zero (with the reason) if the export is refused.
+"""
+
+import argparse
+import json
+import sys
+
+
+def _export(args):
+    import keras
+
+    import keras_lstm  # noqa: F401  (registers the layers the file names)
+
+    model = keras.saving.load_model(args.model)
+    if args.format == "onnx":
+        from keras_lstm.export.onnx import to_onnx
+
+        if args.quantize or args.batch_size != 1:
+            raise ValueError("--quantize and --batch-size apply to --format tflite only")
+        report = to_onnx(model, args.out, streaming=args.streaming)
+    else:
+        from keras_lstm.export.tflite import to_tflite
+
+        if args.quantize == "int8":
+            raise ValueError("--quantize int8 needs calibration data: use keras_lstm.export.tflite.to_tflite")
+        report = to_tflite(
+            model, args.out, batch_size=args.batch_size, quantize=args.quantize, streaming=args.streaming
+        )
+    print(json.dumps(report, indent=1))
+
+
+def _demo(args):
+    from keras_lstm import demo
+
+    return demo.main(["--seconds", str(args.seconds)])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="keras-lstm", description="keras-lstm tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="train an LSTM on the adding problem")
+    demo.add_argument("--seconds", type=float, default=20.0)
+    export = commands.add_parser("export", help="export a saved .keras model to ONNX or TFLite")
+    export.add_argument("model", help="a .keras file")
+    export.add_argument("--format", choices=("onnx", "tflite"), required=True)
+    export.add_argument("--out", required=True, help="the file to write")
+    export.add_argument("--streaming", action="store_true", help="one step with explicit state")
+    export.add_argument("--quantize", choices=("dynamic", "int8"), help="TFLite quantization")
+    export.add_argument("--batch-size", type=int, default=1, help="TFLite's fixed batch size")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        _export(args)
+        return 0
+    except (ValueError, RuntimeError) as error:
+        print(f"keras-lstm {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
