@@ -249,7 +249,7 @@ def _input_shape_and_type(model):
     return shape, dtype
 
 
-def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=1e-4, streaming=False):
+def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=None, streaming=False, quantize=None):
     """Writes `model` to `path` as ONNX; returns a report dict.
 
     Args:
@@ -269,6 +269,10 @@ def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=1e
             other, each step's states into the next, gives the outputs of the
             full model at each step (its last output for a model that returns
             only that). Forward LSTMs only.
+        quantize: None, or "dynamic": onnxruntime's dynamic quantization
+            (int8 weights; LSTM nodes become com.microsoft
+            DynamicQuantizeLSTM, MatMul MatMulInteger). The tolerance of the
+            check is then 0.1 instead of 1e-4.
 
     Returns:
         {"path", "lstm_nodes", "max_error" (None without verify), "states"
@@ -308,16 +312,37 @@ def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=1e
         onnx_graph, opset_imports=[onnx.helper.make_opsetid("", opset)], producer_name="keras-lstm"
     )
     onnx.checker.check_model(onnx_model, full_check=True)
+    if quantize not in (None, "dynamic"):
+        raise ValueError(f"`quantize` must be None or 'dynamic'. Received: quantize={quantize!r}")
+    if quantize:
+        onnx_model = _quantize_dynamic(onnx_model)
     report = {
         "path": str(path),
-        "lstm_nodes": sum(node.op_type == "LSTM" for node in graph.nodes),
+        "lstm_nodes": sum(node.op_type in ("LSTM", "DynamicQuantizeLSTM") for node in onnx_model.graph.node),
         "max_error": None,
         "states": list(graph.states),
+        "size_bytes": onnx_model.ByteSize(),
     }
+    if tolerance is None:
+        tolerance = 0.1 if quantize else 1e-4
     if verify:
         report["max_error"] = _verify(onnx_model, model, shape, dtype, sample_inputs, tolerance, graph.states)
     onnx.save(onnx_model, str(path))
     return report
+
+
+def _quantize_dynamic(onnx_model):
+    """onnxruntime's dynamic (int8 weight) quantization of a model in memory."""
+    import tempfile
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = f"{folder}/float.onnx", f"{folder}/int8.onnx"
+        onnx.save(onnx_model, source)
+        quantize_dynamic(source, target, weight_type=QuantType.QInt8)
+        return onnx.load(target)
 
 
 def _sample(shape, dtype, model):

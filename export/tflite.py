@@ -171,7 +171,8 @@ def to_tflite(
             or "int8" (full integer, needs `representative_data`: an
             iterable of input batches of shape (batch_size, ...)).
         verify: run the file in the LiteRT interpreter (in a subprocess, so a
-            crash is a failure, not the end of the caller) on sample inputs
+            crash is a failure, not the end of the caller) on `sample_inputs`
+            (default: the first representative batch, else random inputs)
             and raise if its outputs differ from the model's by more than
             `tolerance` relative (default 1e-4 for float32, 0.1 quantized).
         streaming: export one step: inputs (frame, then h and c of each LSTM
@@ -213,6 +214,10 @@ def to_tflite(
     flatbuffer = converter.convert()
 
     full_shape = tuple(model.inputs[0].shape)[1:]
+    if sample_inputs is None and representative_data is not None:
+        # A quantized model is only accurate on data like its calibration
+        # data, so it is checked on that, not on random inputs.
+        sample_inputs = next(iter(representative_data))
     x = _sample(model, batch_size, full_shape, dtype) if sample_inputs is None else np.asarray(sample_inputs, dtype)
     run = _run_in_subprocess(flatbuffer, x, state_sizes if streaming else None)
     report = {

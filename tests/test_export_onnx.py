@@ -138,3 +138,15 @@ def test_functional_chains_export_and_branches_are_refused(tmp_path):
     skip_with_unused = keras.Model(inputs, [skip.output, hidden])
     with pytest.raises(ValueError, match=r"one input and one output"):
         to_onnx(skip_with_unused, tmp_path / "branch.onnx")
+
+
+def test_dynamic_quantization_is_smaller_and_close(tmp_path):
+    model = sequential(keras_lstm.LSTM(64, return_sequences=True), keras.layers.Dense(1))
+    for weight in model.weights:  # weights of a usual scale
+        weight.assign(keras.ops.convert_to_numpy(weight) * 0.3)
+    full = to_onnx(model, tmp_path / "float.onnx")
+    quantized = to_onnx(model, tmp_path / "int8.onnx", quantize="dynamic")
+    assert quantized["size_bytes"] < 0.5 * full["size_bytes"]
+    assert 0 < quantized["max_error"] < 0.1
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "int8.onnx")).graph.node}
+    assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
