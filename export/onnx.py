@@ -6,12 +6,15 @@ on Keras 3 models. This exporter writes the graph itself, layer by layer, so
 that every `keras_lstm.LSTM` becomes one ONNX `LSTM` node with dynamic batch and
 time axes, which onnxruntime runs with its fused kernel.
 
-Supported layers: `keras_lstm.LSTM` (forward, `go_backwards`, peepholes,
-coupled gates, `gate_clip`), `keras.layers.Bidirectional` of one (merge mode
-"concat"), `keras_lstm.StackedLSTM`, `Dense`, `Embedding` (without
-`mask_zero`), `Dropout`, `Activation` and `InputLayer`, in a model whose
-layers form one chain. Anything else raises `ValueError` naming the layer and
-what it would need; nothing is exported half right.
+Supported layers: `keras_lstm.LSTM` (forward, `go_backwards`; peepholes,
+coupled gates and `gate_clip` in the native node; projection, layer norm, cell
+clip and zoneout, which the LSTM op cannot express, as an ONNX `Scan` over the
+step written in plain ops, listed in the report's "fallbacks"),
+`keras.layers.Bidirectional` of one (merge mode "concat"),
+`keras_lstm.StackedLSTM`, `Dense`, `Embedding` (without `mask_zero`),
+`Dropout`, `Activation` and `InputLayer`, in a model whose layers form one
+chain. Anything else raises `ValueError` naming the layer; nothing is
+exported half right.
 """
 
 import numpy as np
@@ -79,6 +82,8 @@ class _Graph:
         self.streaming = streaming
         self.nodes, self.initializers, self.count = [], [], 0
         self.states = []  # (name, size) of each state input, in layer order
+        self.fallbacks = []  # layers written as a Scan, and why
+        self.weights = {}
 
     def add_state(self, name, size):
         taken = {existing for existing, _ in self.states}
@@ -105,23 +110,25 @@ class _Graph:
 
 
 def _check_lstm(layer, lstm):
+    """What of `lstm` the ONNX LSTM op cannot express: [] for a native node."""
     cell = lstm.cell
-    for attribute, what in _NOT_IN_ONNX_LSTM.items():
-        if getattr(cell, attribute):
-            raise ValueError(
-                f"Layer {layer.name!r} uses {what} ({attribute}={getattr(cell, attribute)!r}), which "
-                "the ONNX LSTM op cannot express; export supports plain, peephole, coupled-gate "
-                "and gate_clip LSTMs."
-            )
     if cell.activation is not keras.activations.tanh or cell.recurrent_activation is not keras.activations.sigmoid:
         raise ValueError(f"Layer {layer.name!r}: only the tanh/sigmoid activations export.")
+    return [f"{what} ({attribute}={getattr(cell, attribute)!r})" for attribute, what in _NOT_IN_ONNX_LSTM.items() if getattr(cell, attribute)]
 
 
 def _lstm(graph, layer, directions, x):
     """Adds an LSTM node for one layer (1 or 2 directions); returns its output name."""
-    for lstm in directions:
-        _check_lstm(layer, lstm)
+    missing = [what for lstm in directions for what in _check_lstm(layer, lstm)]
     first = directions[0]
+    if missing:
+        # The step written out in plain ONNX ops (`_step`), in a Scan loop.
+        graph.fallbacks.append(
+            f"{layer.name}: {', '.join(dict.fromkeys(missing))} -> ONNX Scan over the step in plain ops"
+        )
+        if graph.streaming:
+            return _streaming_step(graph, layer, first, x)
+        return _scan(graph, layer, directions, x)
     if graph.streaming:
         return _lstm_step(graph, layer, first, x)
     W, R, B, P = onnx_lstm_weights(directions)
@@ -185,6 +192,142 @@ def _lstm_step(graph, layer, lstm, x):
     for state, name in ((h_next, h), (c_next, c)):
         graph.nodes.append(graph.onnx.helper.make_node("Squeeze", [state, axis], [f"{name}_out"]))
     return f"{h}_out"
+
+
+def _weight(graph, lstm, name):
+    """The initializer of one of `lstm`'s cell weights (added once)."""
+    key = f"{lstm.name}_{name}_{id(lstm)}"
+    if key not in graph.weights:
+        value = keras.ops.convert_to_numpy(getattr(lstm.cell, name)).astype("float32")
+        graph.weights[key] = graph.constant(f"{lstm.name}_{name}", value)
+    return graph.weights[key]
+
+
+def _step(graph, lstm, x, h, c):
+    """One step of `lstm` (any variant) in plain ONNX ops; returns (h_t, c_t).
+
+    The same equations as keras_lstm/gates.py, in the same order, for the
+    variants the LSTM op lacks: projection, layer norm, the clips, zoneout
+    (its inference-time expectation).
+    """
+    cell, hint = lstm.cell, lstm.name
+    node = lambda op, *inputs, **attributes: graph.node(op, list(inputs), hint, **attributes)  # noqa: E731
+    scalar = lambda value: graph.constant("scalar", np.array(value, "float32"))  # noqa: E731
+    clip = lambda v, bound: node("Clip", v, scalar(-bound), scalar(bound)) if bound else v  # noqa: E731
+    z = node("Add", node("MatMul", x, _weight(graph, lstm, "kernel")), node("MatMul", h, _weight(graph, lstm, "recurrent_kernel")))
+    if cell.bias_in_projection:
+        z = node("Add", z, _weight(graph, lstm, "bias"))
+    names = gate_names(cell.coupled_gates)
+    sizes = graph.constant("split", np.array([cell.units] * len(names)))
+    blocks = dict(zip(names, graph.node("Split", [z, sizes], hint, outputs=len(names), axis=1)))
+    if cell.layer_norm:
+        scales = _split_gates(keras.ops.convert_to_numpy(cell.gate_norm_scale), names)
+        biases = _split_gates(keras.ops.convert_to_numpy(cell.bias), names) if cell.use_bias else {}
+        for name in names:
+            scale = graph.constant("norm_scale", scales[name])
+            bias = graph.constant("norm_bias", biases.get(name, np.zeros(cell.units, "float32")))
+            blocks[name] = node("LayerNormalization", blocks[name], scale, bias, axis=-1, epsilon=cell.layer_norm_epsilon)
+    if cell.peephole:
+        blocks["f"] = node("Add", blocks["f"], node("Mul", _weight(graph, lstm, "peephole_f"), c))
+        if not cell.coupled_gates:
+            blocks["i"] = node("Add", blocks["i"], node("Mul", _weight(graph, lstm, "peephole_i"), c))
+    forget = node("Sigmoid", clip(blocks["f"], cell.gate_clip))
+    input_gate = node("Sub", scalar(1.0), forget) if cell.coupled_gates else node("Sigmoid", clip(blocks["i"], cell.gate_clip))
+    candidate = node("Tanh", clip(blocks["c"], cell.gate_clip))
+    c_next = clip(node("Add", node("Mul", forget, c), node("Mul", input_gate, candidate)), cell.cell_clip)
+    z_o = blocks["o"]
+    if cell.peephole:
+        z_o = node("Add", z_o, node("Mul", _weight(graph, lstm, "peephole_o"), c_next))
+    output_gate = node("Sigmoid", clip(z_o, cell.gate_clip))
+    shown = c_next
+    if cell.layer_norm:
+        shown = node(
+            "LayerNormalization",
+            c_next,
+            _weight(graph, lstm, "cell_norm_scale"),
+            _weight(graph, lstm, "cell_norm_center"),
+            axis=-1,
+            epsilon=cell.layer_norm_epsilon,
+        )
+    h_next = node("Mul", output_gate, node("Tanh", shown))
+    if cell.proj_units:
+        h_next = clip(node("MatMul", h_next, _weight(graph, lstm, "projection_kernel")), cell.proj_clip)
+    for rate, previous, name in ((cell.zoneout_cell, c, "c"), (cell.zoneout_hidden, h, "h")):
+        if rate:  # inference: the expectation of zoneout
+            new = c_next if name == "c" else h_next
+            mixed = node("Add", node("Mul", scalar(rate), previous), node("Mul", scalar(1.0 - rate), new))
+            c_next, h_next = (mixed, h_next) if name == "c" else (c_next, mixed)
+    return h_next, c_next
+
+
+def _zeros_like_batch(graph, x, size, hint):
+    """Zeros (batch, size), the batch read from `x` (batch first) at run time."""
+    batch = graph.node("Slice", [graph.node("Shape", [x], hint), *(graph.constant(n, np.array([v])) for n, v in (("start", 0), ("end", 1)))], hint)
+    shape = graph.node("Concat", [batch, graph.constant("size", np.array([size]))], hint, axis=0)
+    return graph.node("ConstantOfShape", [shape], hint, value=graph.onnx.numpy_helper.from_array(np.zeros(1, "float32")))
+
+
+def _scan(graph, layer, directions, x):
+    """The layer as ONNX Scan loops over `_step`: one per direction."""
+    onnx = graph.onnx
+    time_major = graph.node("Transpose", [x], layer.name, perm=[1, 0, 2])
+    results = []
+    for index, lstm in enumerate(directions):
+        cell = lstm.cell
+        body = _Graph(onnx)
+        body.constant = graph.constant  # weights live in the outer graph
+        body.weights = graph.weights
+        body.count = graph.count + 1000 * (index + 1)
+        h_in, c_in, x_in = (body.name(f"{lstm.name}_{n}_in") for n in ("h", "c", "x"))
+        h_out, c_out = _step(body, lstm, x_in, h_in, c_in)
+        names = [body.name(f"{lstm.name}_{n}_out") for n in ("h", "c", "y")]
+        for source, name in zip((h_out, c_out, h_out), names):
+            body.nodes.append(onnx.helper.make_node("Identity", [source], [name]))
+        graph.count = body.count
+        floats = onnx.TensorProto.FLOAT
+        body_graph = onnx.helper.make_graph(
+            body.nodes,
+            f"{lstm.name}_step",
+            [onnx.helper.make_tensor_value_info(n, floats, None) for n in (h_in, c_in, x_in)],
+            [onnx.helper.make_tensor_value_info(n, floats, None) for n in names],
+        )
+        initial = [_zeros_like_batch(graph, x, cell.hidden_size, layer.name), _zeros_like_batch(graph, x, cell.units, layer.name)]
+        backward = bool(lstm.go_backwards)
+        # Keras: a go_backwards layer's outputs come in processing order, but
+        # a Bidirectional flips its backward layer's back to input order.
+        outputs_reversed = backward and len(directions) == 2
+        h_last, _, sequence = graph.node(
+            "Scan",
+            [*initial, time_major],
+            layer.name,
+            outputs=3,
+            body=body_graph,
+            num_scan_inputs=1,
+            scan_input_directions=[int(backward)],
+            scan_output_directions=[int(outputs_reversed)],
+        )
+        if lstm.return_sequences:
+            results.append(graph.node("Transpose", [sequence], layer.name, perm=[1, 0, 2]))
+        else:
+            results.append(h_last)
+    if len(results) == 1:
+        return results[0]
+    return graph.node("Concat", results, layer.name, axis=-1)
+
+
+def _streaming_step(graph, layer, lstm, x):
+    """A streaming step of a variant LSTM: `_step` between state inputs and outputs."""
+    if lstm.go_backwards or len(_directions(layer)) > 1:
+        raise ValueError(
+            f"Layer {layer.name!r} reads its sequence backwards; a streaming model can only "
+            "run forward LSTMs (frames arrive one at a time)."
+        )
+    h = graph.add_state(f"{lstm.name}_h", lstm.cell.hidden_size)
+    c = graph.add_state(f"{lstm.name}_c", lstm.cell.units)
+    h_next, c_next = _step(graph, lstm, x, h, c)
+    for state, name in ((h_next, h), (c_next, c)):
+        graph.nodes.append(graph.onnx.helper.make_node("Identity", [state], [f"{name}_out"]))
+    return h_next
 
 
 def _activation(graph, name, activation, x, hint):
@@ -322,6 +465,7 @@ def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=No
         "max_error": None,
         "states": list(graph.states),
         "size_bytes": onnx_model.ByteSize(),
+        "fallbacks": list(graph.fallbacks),
     }
     if tolerance is None:
         tolerance = 0.1 if quantize else 1e-4

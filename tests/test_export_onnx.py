@@ -72,9 +72,6 @@ def test_exported_model_matches_keras_at_any_batch_and_length(case, tmp_path):
 @pytest.mark.parametrize(
     "layer, message",
     [
-        (lambda: keras_lstm.LSTM(UNITS, proj_units=3), r"projection \(proj_units=3\).*cannot express"),
-        (lambda: keras_lstm.LSTM(UNITS, layer_norm=True), r"layer normalization"),
-        (lambda: keras_lstm.LSTM(UNITS, cell_clip=2.0), r"cell-state clipping"),
         (lambda: keras_lstm.LSTM(UNITS, activation="relu"), r"only the tanh/sigmoid activations export"),
         (lambda: keras.layers.LSTM(UNITS), r"\(LSTM\) has no ONNX export here"),
         (lambda: keras.layers.Conv1D(2, 3), r"\(Conv1D\) has no ONNX export here"),
@@ -150,3 +147,46 @@ def test_dynamic_quantization_is_smaller_and_close(tmp_path):
     assert 0 < quantized["max_error"] < 0.1
     ops = {node.op_type for node in onnx.load(str(tmp_path / "int8.onnx")).graph.node}
     assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
+
+
+SCAN_VARIANTS = {
+    "projection": {"proj_units": 3, "proj_clip": 0.8},
+    "layer_norm_backwards": {"layer_norm": True, "go_backwards": True},
+    "cell_clip_peephole": {"cell_clip": 0.5, "peephole": True},
+    "zoneout": {"zoneout_cell": 0.2, "zoneout_hidden": 0.1},
+    "everything": {
+        "peephole": True, "proj_units": 3, "proj_clip": 0.8, "coupled_gates": True, "layer_norm": True,
+        "cell_clip": 1.5, "gate_clip": 2.0, "zoneout_cell": 0.2, "zoneout_hidden": 0.1,
+    },
+}
+
+
+@pytest.mark.parametrize("variant", sorted(SCAN_VARIANTS))
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_variants_without_an_onnx_op_export_as_a_scan(variant, bidirectional, tmp_path):
+    options = dict(SCAN_VARIANTS[variant])
+    if bidirectional:
+        options.pop("go_backwards", None)  # Bidirectional makes its own backward layer
+    layer = keras_lstm.LSTM(UNITS, return_sequences=True, **options)
+    model = sequential(keras.layers.Bidirectional(layer) if bidirectional else layer, keras.layers.Dense(2))
+    path = tmp_path / "model.onnx"
+    report = to_onnx(model, path)
+    assert len(report["fallbacks"]) == 1 and "ONNX Scan" in report["fallbacks"][0]
+    assert report["max_error"] < 1e-5
+    assert "Scan" in {node.op_type for node in onnx.load(str(path)).graph.node}
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(5).standard_normal((3, 9, FEATURES)).astype("float32")
+    assert relative_error(session.run(None, {"inputs": x})[0], to_numpy(model(x))) < 1e-5
+
+
+def test_variant_streaming_step(tmp_path):
+    from keras_lstm.export.onnx import run_streaming
+
+    model = sequential(keras_lstm.LSTM(UNITS, **SCAN_VARIANTS["everything"]), keras.layers.Dense(2))
+    path = tmp_path / "step.onnx"
+    report = to_onnx(model, path, streaming=True)
+    assert [size for _, size in report["states"]] == [3, UNITS]  # h is projected, c is not
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(6).standard_normal((2, 7, FEATURES)).astype("float32")
+    steps = run_streaming(session, x, report["states"])
+    assert relative_error(steps[:, -1], to_numpy(model(x))) < 1e-5
