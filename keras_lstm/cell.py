@@ -179,18 +179,18 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         return self.use_bias and not self.layer_norm
 
     @property
+    def variants(self):
+        """The names of the variant arguments that are on."""
+        names = (
+            "peephole", "proj_units", "proj_clip", "coupled_gates", "layer_norm",
+            "cell_clip", "gate_clip", "zoneout_cell", "zoneout_hidden",
+        )
+        return {name for name in names if getattr(self, name)}
+
+    @property
     def is_plain(self):
         """No variant is on: the classic LSTM that fused kernels compute."""
-        return not (
-            self.peephole
-            or self.proj_units
-            or self.coupled_gates
-            or self.layer_norm
-            or self.cell_clip
-            or self.gate_clip
-            or self.zoneout_cell
-            or self.zoneout_hidden
-        )
+        return not self.variants
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)

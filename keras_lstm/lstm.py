@@ -264,7 +264,8 @@ def choose_path(layer, mask, recurrent_dropout_mask):
 
     - "unrolled": `unroll=True`, a Python loop over the steps.
     - "torch_fused": torch's fused LSTM kernel, on the torch backend in
-      float32 for the plain LSTM (no variant) with the standard activations
+      float32 for the plain LSTM (or with proj_units, torch's proj_size) with
+      the standard activations
       and no recurrent dropout, with no
       mask or a right-padded one (then through packed sequences, forward
       direction only).
@@ -280,7 +281,7 @@ def choose_path(layer, mask, recurrent_dropout_mask):
     if layer.unroll:
         return "unrolled"
     standard = (
-        cell.is_plain
+        cell.variants <= {"proj_units"}  # torch's kernel has proj_size
         and cell.activation is keras.activations.tanh
         and cell.recurrent_activation is keras.activations.sigmoid
         and layer.compute_dtype == "float32"

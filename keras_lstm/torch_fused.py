@@ -32,8 +32,8 @@ def fused_lstm_sequence(
 ):
     """Same contract as `recurrence.lstm_sequence`.
 
-    Takes no recurrent dropout, and a mask only if `right_padded` (and not
-    with `go_backwards`).
+    Takes the plain LSTM or one with proj_units, no recurrent dropout, and a
+    mask only if `right_padded` (and not with `go_backwards`).
     """
     x = ops.convert_to_tensor(sequences)
     if input_dropout_mask is not None:
@@ -52,6 +52,8 @@ def fused_lstm_sequence(
     if cell.use_bias:
         bias = ops.convert_to_tensor(cell.bias)
         weights += [bias, torch.zeros_like(bias)]
+    if cell.proj_units:  # torch's weight_hr: h = W_hr (o * tanh(c))
+        weights.append(ops.convert_to_tensor(cell.projection_kernel).T)
     if mask is None:
         # torch.nn.LSTM's own entry point: (input, hx, params, has_biases,
         # num_layers, dropout, train, bidirectional, batch_first).

@@ -48,7 +48,8 @@ PATH_CASES = {
     "relu": ({"activation": "relu"}, {}, False, LOOP_PATH),
     "unroll": ({"unroll": True}, {}, False, "unrolled"),
     "peephole_variant": ({"peephole": True}, {}, False, LOOP_PATH),
-    "projection_variant": ({"proj_units": 3}, {}, False, LOOP_PATH),
+    "projection_variant": ({"proj_units": 3}, {}, False, FAST_PATH),
+    "projection_clip_variant": ({"proj_units": 3, "proj_clip": 1.0}, {}, False, LOOP_PATH),
 }
 
 
@@ -78,6 +79,8 @@ FAST_CASES = {
     "padded_last": ({}, True),
     "padded_sequences_and_state": ({"return_sequences": True, "return_state": True}, True),
     "padded_zero_output": ({"return_sequences": True, "zero_output_for_mask": True}, True),
+    "projection": ({"proj_units": 3, "return_sequences": True, "return_state": True}, False),
+    "padded_projection_no_bias": ({"proj_units": 3, "use_bias": False, "return_state": True}, True),
 }
 
 
@@ -89,7 +92,8 @@ def test_fast_path_matches_the_reference(monkeypatch, case, with_initial_state):
     layer = keras_lstm.LSTM(UNITS, **layer_kwargs)
     call_kwargs = {"mask": right_padded_mask()} if padded else {}
     if with_initial_state:
-        call_kwargs["initial_state"] = [random_inputs(BATCH, UNITS, seed=s) for s in (4, 5)]
+        hidden = layer_kwargs.get("proj_units", UNITS)
+        call_kwargs["initial_state"] = [random_inputs(BATCH, size, seed=s) for size, s in ((hidden, 4), (UNITS, 5))]
     layer(x)
     fast_outputs, fast_gradients = outputs_and_gradients(layer, x, **call_kwargs)
     assert layer.last_path == FAST_PATH
