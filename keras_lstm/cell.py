@@ -280,14 +280,15 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         if self.bias_in_projection:
             z = z + self.bias
         h, c = lstm_update(self, z, c_prev)
-        c = zoneout(c_prev, c, self.zoneout_keep(c_prev, training))
-        h = zoneout(h_prev, h, self.zoneout_keep(h_prev, training, hidden=True))
+        c = zoneout(c_prev, c, self.zoneout_keep(ops.shape(c_prev), c_prev.dtype, training))
+        h = zoneout(h_prev, h, self.zoneout_keep(ops.shape(h_prev), h_prev.dtype, training, hidden=True))
         return h, [h, c]
 
-    def zoneout_keep(self, state, training, hidden=False):
-        """Where each unit of `state` keeps its previous value this step.
+    def zoneout_keep(self, shape, dtype, training, hidden=False):
+        """Where each unit keeps its previous value: a mask of `shape`.
 
-        A fresh Bernoulli mask in training, the rate itself at inference
+        A fresh Bernoulli mask in training (for one step, or for every step
+        at once with shape (time, batch, size)), the rate itself at inference
         (the expectation), None without zoneout.
         """
         rate = self.zoneout_hidden if hidden else self.zoneout_cell
@@ -295,10 +296,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
             return None
         if not training:
             return rate
-        return ops.cast(
-            keras.random.uniform(ops.shape(state), seed=self.seed_generator) < rate,
-            state.dtype,
-        )
+        return ops.cast(keras.random.uniform(shape, seed=self.seed_generator) < rate, dtype)
 
     def _last_output(self, sequences, training):
         # A cell placed directly in a Sequential model is called on the whole

@@ -207,17 +207,12 @@ class LSTM(keras.layers.RNN):
             input_mask = cell.get_dropout_mask(sequences[:, 0, :])
         if training and cell.recurrent_dropout > 0:
             recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
-        zoneout_keep = {}
-        for name, hidden, size in (("zoneout_cell_keep", False, cell.units), ("zoneout_hidden_keep", True, cell.hidden_size)):
-            rate = cell.zoneout_hidden if hidden else cell.zoneout_cell
-            if rate and training:
-                masks = keras.random.uniform(
-                    (ops.shape(sequences)[1], ops.shape(sequences)[0], size),
-                    seed=cell.seed_generator,
-                )
-                zoneout_keep[name] = ops.cast(masks < rate, sequences.dtype)
-            elif rate:
-                zoneout_keep[name] = rate
+        # Zoneout masks for every step at once: (time, batch, size).
+        steps, batch = ops.shape(sequences)[1], ops.shape(sequences)[0]
+        zoneout_cell_keep = cell.zoneout_keep((steps, batch, cell.units), sequences.dtype, training)
+        zoneout_hidden_keep = cell.zoneout_keep(
+            (steps, batch, cell.hidden_size), sequences.dtype, training, hidden=True
+        )
         # Which implementation ran, for tests and for users who profile.
         self.last_path = choose_path(self, mask, recurrent_mask)
         if self.last_path == "torch_fused":
@@ -244,7 +239,8 @@ class LSTM(keras.layers.RNN):
             recurrent_dropout_mask=recurrent_mask,
             project_inputs_first=self.last_path == "scan",
             scan=_tf_scan() if self.last_path == "tf_while" else ops.scan,
-            **zoneout_keep,
+            zoneout_cell_keep=zoneout_cell_keep,
+            zoneout_hidden_keep=zoneout_hidden_keep,
         )
 
     def get_config(self):
