@@ -330,7 +330,7 @@ def _streaming_step(graph, layer, lstm, x):
     return h_next
 
 
-def _activation(graph, name, activation, x, hint):
+def _activation(graph, name, x, hint):
     op = _ACTIVATIONS.get(name)
     if name not in _ACTIVATIONS:
         raise ValueError(f"Layer {hint!r}: activation {name!r} has no ONNX mapping here.")
@@ -356,9 +356,9 @@ def _layer(graph, layer, x):
         y = graph.node("MatMul", [x, graph.constant(f"{layer.name}_kernel", keras.ops.convert_to_numpy(layer.kernel))], layer.name)
         if layer.use_bias:
             y = graph.node("Add", [y, graph.constant(f"{layer.name}_bias", keras.ops.convert_to_numpy(layer.bias))], layer.name)
-        return _activation(graph, keras.activations.serialize(layer.activation), layer.activation, y, layer.name)
+        return _activation(graph, keras.activations.serialize(layer.activation), y, layer.name)
     if isinstance(layer, keras.layers.Activation):
-        return _activation(graph, keras.activations.serialize(layer.activation), layer.activation, x, layer.name)
+        return _activation(graph, keras.activations.serialize(layer.activation), x, layer.name)
     if isinstance(layer, keras.layers.Embedding) and not layer.mask_zero:
         table = keras.ops.convert_to_numpy(layer.embeddings)
         indices = graph.node("Cast", [x], layer.name, to=7)  # int64

@@ -77,22 +77,19 @@ def _shape(tensor):
 
 def sequence_shape(name, shape, features=None):
     """Checks a (batch, time, features) shape, and the feature size if given."""
-    shape = tuple(shape)
-    if len(shape) != 3:
-        raise ValueError(
-            f"`{name}` must have rank 3, (batch, time, features). "
-            f"Received: {name}.shape={shape}"
-        )
-    _feature_size(name, shape, features)
+    _rank(name, shape, 3, "(batch, time, features)", features)
 
 
 def step_shape(name, shape, features=None):
     """Checks a (batch, features) shape, and the feature size if given."""
+    _rank(name, shape, 2, "(batch, features), for one step of the cell", features)
+
+
+def _rank(name, shape, rank, layout, features):
     shape = tuple(shape)
-    if len(shape) != 2:
+    if len(shape) != rank:
         raise ValueError(
-            f"`{name}` must have rank 2, (batch, features), for one step of "
-            f"the cell. Received: {name}.shape={shape}"
+            f"`{name}` must have rank {rank}, {layout}. Received: {name}.shape={shape}"
         )
     _feature_size(name, shape, features)
 
