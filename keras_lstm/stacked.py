@@ -91,7 +91,20 @@ class StackedLSTM(keras.layers.Layer):
                 **lstm_kwargs,
             )
             if self.bidirectional:
-                layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{index}")
+                # The backward layer is built here rather than recreated by
+                # Bidirectional from the forward layer's config: during a
+                # model load, Keras's shared-object cache (keyed by id()) can
+                # hand the forward layer back as the "backward" one.
+                backward = LSTM(
+                    units,
+                    return_sequences=return_sequences if last else True,
+                    go_backwards=True,
+                    dtype=layer_kwargs.get("dtype"),
+                    name=f"backward_lstm_{index}",
+                    seed=layer_seed(2 * self.num_layers + index),
+                    **lstm_kwargs,
+                )
+                layer = keras.layers.Bidirectional(layer, backward_layer=backward, name=f"bidirectional_{index}")
             self.layers.append(layer)
         self.dropout_layers = [
             keras.layers.Dropout(self.inter_layer_dropout, seed=layer_seed(self.num_layers + index))
