@@ -2,7 +2,7 @@
 
     KERAS_BACKEND=jax python -m benchmarks.quantization [--seconds 20]
 
-The task is `make demo`'s adding problem (T=30, LSTM(32) + Dense(1)), trained
+The task is the adding problem (keras_lstm.adding_problem) (T=30, LSTM(32) + Dense(1)), trained
 for a few seconds; each export is scored on 512 held-out sequences (MSE; 1/6
 for always predicting the mean). Until the zoo's models exist this is the
 measured task.
@@ -25,7 +25,7 @@ def main(argv=None):
     import onnxruntime
 
     import keras_lstm
-    from keras_lstm.demo import STEPS, TimeLimit, adding_problem
+    from keras_lstm.adding_problem import STEPS, TimeLimit, adding_problem
     from keras_lstm.export.onnx import to_onnx
     from keras_lstm.export.tflite import _run_in_subprocess, to_tflite
 

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 import keras_lstm
-from keras_lstm.demo import adding_problem
+from keras_lstm.adding_problem import adding_problem
 
 CHANCE_MSE = 1.0 / 6.0
 # A model that adds the later marked number but cannot carry the earlier one

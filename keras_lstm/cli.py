@@ -1,6 +1,7 @@
 """The `keras-lstm` command.
 
-    keras-lstm demo [--seconds 20]
+    keras-lstm demo
+    keras-lstm zoo list|train|evaluate|run ...   (see keras_lstm/zoo/cli.py)
     keras-lstm export MODEL.keras --format onnx|tflite --out PATH
                       [--streaming] [--quantize dynamic|int8] [--batch-size 1]
 
@@ -41,14 +42,13 @@ def _export(args):
 def _demo(args):
     from keras_lstm import demo
 
-    return demo.main(["--seconds", str(args.seconds)])
+    return demo.main()
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="keras-lstm", description="keras-lstm tools")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="train an LSTM on the adding problem")
-    demo.add_argument("--seconds", type=float, default=20.0)
+    commands.add_parser("demo", help="run the zoo models, export one, check parity")
     export = commands.add_parser("export", help="export a saved .keras model to ONNX or TFLite")
     export.add_argument("model", help="a .keras file")
     export.add_argument("--format", choices=("onnx", "tflite"), required=True)
@@ -56,10 +56,15 @@ def main(argv=None):
     export.add_argument("--streaming", action="store_true", help="one step with explicit state")
     export.add_argument("--quantize", choices=("dynamic", "int8"), help="TFLite quantization")
     export.add_argument("--batch-size", type=int, default=1, help="TFLite's fixed batch size")
+    from keras_lstm.zoo import cli as zoo_cli
+
+    zoo_cli.add_commands(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "zoo":
+            return zoo_cli.main(args)
         _export(args)
         return 0
     except (ValueError, RuntimeError) as error:

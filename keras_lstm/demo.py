@@ -1,96 +1,97 @@
-"""`make demo`: train a small keras_lstm model on the adding problem.
+"""`make demo`: the zoo models at work, then exported and checked.
 
-The adding problem (Hochreiter & Schmidhuber 1997): each step carries a
-random number and a marker; exactly two steps are marked, and the target is
-the sum of their numbers. The model must remember the first marked number
-until the end of the sequence. Predicting the mean sum (1.0) scores an MSE of
-1/6 ~ 0.167; anything well below that means the LSTM learned to remember.
+1. electricity-forecaster forecasts each of the 14 held-out days.
+2. digit-speech-recognizer listens to held-out connected digit strings.
+3. The forecaster's network is exported to ONNX and TFLite and run in
+   onnxruntime and LiteRT beside Keras.
 
-Run: `KERAS_BACKEND=jax python -m keras_lstm.demo [--seconds 20]`
+Run: `KERAS_BACKEND=jax python -m keras_lstm.demo` (any backend).
 """
 
-import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
 
-import keras_lstm
-
-STEPS = 30
+from keras_lstm import zoo
 
 
-def adding_problem(count, steps=STEPS, seed=0):
-    """Returns inputs (count, steps, 2) and targets (count, 1)."""
-    rng = np.random.default_rng(seed)
-    values = rng.random((count, steps))
-    markers = np.zeros((count, steps))
-    first = rng.integers(0, steps // 2, count)
-    second = rng.integers(steps // 2, steps, count)
-    markers[np.arange(count), first] = 1.0
-    markers[np.arange(count), second] = 1.0
-    inputs = np.stack([values, markers], axis=-1).astype("float32")
-    targets = (values * markers).sum(axis=1, keepdims=True).astype("float32")
-    return inputs, targets
+def forecaster_demo():
+    from keras_lstm.zoo import electricity_forecaster as ef
+
+    forecaster = zoo.load("electricity-forecaster")
+    series = ef.load_series()
+    times = ef.series_times(len(series))
+    origins = np.arange(len(series) - ef.TEST_SIZE, len(series), ef.DAY)
+    median, lower, upper = forecaster.forecast_origins(series, times, origins)
+    print("\n== electricity-forecaster: each held-out day, forecast at midnight ==")
+    print(f"  {'day':<12} {'LSTM MAPE':>10} {'last week':>10} {'in 80% band':>12}")
+    for k, origin in enumerate(origins):
+        actual = series[origin : origin + ef.DAY]
+        naive = series[origin - ef.WEEK : origin - ef.WEEK + ef.DAY]
+        inside = np.mean((actual >= lower[k]) & (actual <= upper[k])) * 100
+        day = str(times[origin].astype("datetime64[D]"))
+        print(f"  {day:<12} {ef.mape(median[k], actual):9.2f}% {ef.mape(naive, actual):9.2f}% {inside:11.0f}%")
+    actual = series[origins[:, None] + np.arange(ef.DAY)]
+    naive = series[origins[:, None] + np.arange(ef.DAY) - ef.WEEK]
+    print(f"  {'all':<12} {ef.mape(median, actual):9.2f}% {ef.mape(naive, actual):9.2f}%")
+    return forecaster
 
 
-class TimeLimit(keras.callbacks.Callback):
-    """Stops training at the end of the epoch that passes `seconds`."""
+def recognizer_demo():
+    from keras_lstm.zoo import digit_speech_recognizer as dsr
+    from keras_lstm.zoo import spoken_digits
 
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
+    print("\n== digit-speech-recognizer: held-out recordings ==")
+    try:
+        clips = spoken_digits.load_clips()
+    except FileNotFoundError as missing:
+        print(f"  skipped: {missing}")
+        return
+    recognizer = zoo.load("digit-speech-recognizer")
+    _, test = spoken_digits.official_split(clips)
+    audio, said = dsr.test_strings(test, count=8, seed=11)
+    heard = recognizer.recognize(audio)
+    for recording, reference, text in zip(audio, said, heard):
+        mark = "ok" if reference == text else "MISS"
+        print(f"  {len(recording) / 8000:4.1f} s  said {reference:<8} heard {text:<8} {mark}")
+    accuracy = dsr.single_digit_accuracy(recognizer, test)
+    print(f"  single digits, official test takes (250 recordings): {accuracy:.1f}% recognised")
 
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
-        if time.perf_counter() - self.start > self.seconds:
-            self.model.stop_training = True
+def export_demo(forecaster):
+    from keras_lstm.export.onnx import to_onnx
+    from keras_lstm.export.tflite import to_tflite
+    from keras_lstm.zoo import electricity_forecaster as ef
+
+    # The exporters take LSTM/Dense chains: the network up to its raw outputs.
+    # (The quantile ordering after it is three elementwise operations.)
+    network = keras.Model(forecaster.model.input, forecaster.model.get_layer("head").output)
+    series = ef.load_series()
+    origins = ef.test_origins(series)[:1]
+    sample = ef.windows(series, ef.series_times(len(series)), origins, forecaster.config)
+    print("\n== export: the forecaster's LSTM network, checked against Keras on a test window ==")
+    print(f"  {'format':<8} {'size':>9} {'max rel. error':>15}  {'runtime'}")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, export, runtime in (
+            ("ONNX", lambda path: to_onnx(network, path, sample_inputs=sample), "onnxruntime"),
+            ("TFLite", lambda path: to_tflite(network, path, sample_inputs=sample), "LiteRT interpreter"),
+        ):
+            path = Path(folder) / f"forecaster.{name.lower()}"
+            report = export(path)
+            print(f"  {name:<8} {path.stat().st_size / 1024:7.1f} KiB {report['max_error']:15.1e}  {runtime}")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0, help="training budget")
-    args = parser.parse_args(argv)
-    keras.utils.set_random_seed(0)
-    x_train, y_train = adding_problem(4096, seed=0)
-    x_test, y_test = adding_problem(512, seed=1)
-    model = keras.Sequential(
-        [keras.Input((STEPS, 2)), keras_lstm.LSTM(32), keras.layers.Dense(1)]
-    )
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
-    print(f"backend: {keras.backend.backend()}; adding problem, {STEPS} steps")
     start = time.perf_counter()
-    history = model.fit(
-        x_train,
-        y_train,
-        batch_size=64,
-        epochs=200,
-        verbose=0,
-        callbacks=[TimeLimit(args.seconds)],
-    )
-    seconds = time.perf_counter() - start
-    predictions = model.predict(x_test, verbose=0)
-    mse = float(np.mean((predictions - y_test) ** 2))
-    baseline = float(np.mean((y_test - y_train.mean()) ** 2))
-    print(
-        f"trained {len(history.history['loss'])} epochs in {seconds:.1f} s; "
-        f"test MSE {mse:.4f} vs {baseline:.4f} for always predicting the mean"
-    )
-    print("\n  marked numbers      sum    predicted")
-    for inputs, target, predicted in zip(x_test[:6], y_test[:6], predictions[:6]):
-        marked = inputs[inputs[:, 1] == 1.0, 0]
-        print(
-            f"  {marked[0]:.3f} + {marked[1]:.3f}   {target[0]:.3f}    {predicted[0]:.3f}"
-        )
-    learned = mse < 0.25 * baseline
-    print(
-        "\nThe LSTM learned to carry the first number to the end of the sequence."
-        if learned
-        else "\nNot learned within the time budget: try --seconds 60."
-    )
-    return 0 if learned else 1
+    print(f"keras-lstm demo on the {keras.backend.backend()} backend")
+    forecaster = forecaster_demo()
+    recognizer_demo()
+    export_demo(forecaster)
+    print(f"\ndone in {time.perf_counter() - start:.0f} s")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,87 @@
+"""`keras-lstm zoo list|train|evaluate|run`.
+
+    keras-lstm zoo list
+    keras-lstm zoo train NAME [--epochs N] [--seed S] [--output DIR]
+                              [--checkpoint-dir DIR] [--data-parallel]
+                              [--holdout-speaker SPEAKER]
+    keras-lstm zoo evaluate NAME [--weights DIR] [--write]
+    keras-lstm zoo run NAME [model arguments...]
+
+`train` writes to zoo/NAME by default (the committed files). `evaluate`
+recomputes the card's metrics and the baselines on the held-out data and
+prints them as the card's table; `--write` stores them in the manifest and
+the card. `run NAME --help` lists a model's own arguments.
+"""
+
+import argparse
+import json
+import re
+
+from keras_lstm import zoo
+from keras_lstm.zoo import artifacts
+
+CARD_TABLE = re.compile(r"(<!-- metrics:begin -->\n).*?(<!-- metrics:end -->)", re.S)
+
+
+def add_commands(commands):
+    parser = commands.add_parser("zoo", help="trained reference models: list, train, evaluate, run")
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="the zoo's models")
+    train = actions.add_parser("train", help="train a model with its recipe")
+    train.add_argument("name", choices=zoo.list_models())
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--output", help="where to write the weights (default: zoo/NAME)")
+    train.add_argument("--checkpoint-dir", help="resume point kept between epochs")
+    train.add_argument(
+        "--holdout-speaker",
+        help="digit-speech-recognizer: train the model that never hears this speaker (the card's unseen-speaker row)",
+    )
+    train.add_argument(
+        "--data-parallel", action="store_true",
+        help="split each batch over all devices with keras.distribution.DataParallel (JAX backend)",
+    )
+    evaluate = actions.add_parser("evaluate", help="recompute a model card's metrics")
+    evaluate.add_argument("name", choices=zoo.list_models())
+    evaluate.add_argument("--weights", help="a folder with model.json (default: zoo/NAME)")
+    evaluate.add_argument("--write", action="store_true", help="store the metrics in model.json and CARD.md")
+    run = actions.add_parser("run", help="use a model on given input", add_help=False)
+    run.add_argument("name", choices=zoo.list_models())
+    run.add_argument("arguments", nargs=argparse.REMAINDER)
+
+
+def main(args):
+    if args.action == "list":
+        for name in zoo.list_models():
+            print(name)
+        return 0
+    recipe = zoo.recipe(args.name)
+    if args.action == "train":
+        options = {"seed": args.seed, "checkpoint_dir": args.checkpoint_dir, "data_parallel": args.data_parallel}
+        if args.epochs is not None:
+            options["epochs"] = args.epochs
+        output = args.output or artifacts.folder(args.name)
+        if args.holdout_speaker:
+            if not hasattr(recipe, "holdout_dir"):
+                raise ValueError(f"--holdout-speaker applies to digit-speech-recognizer, not {args.name}")
+            options["holdout_speaker"] = args.holdout_speaker
+            output = args.output or recipe.holdout_dir(args.holdout_speaker)
+        _, trained = recipe.train(output, **options)
+        print(f"wrote {output}: {json.dumps(trained)}")
+        return 0
+    model = zoo.load(args.name, getattr(args, "weights", None))
+    if args.action == "run":
+        return recipe.run(model, args.arguments)
+    results = recipe.evaluate(model)
+    table = recipe.metrics_table(results)
+    print(table)
+    if args.write:
+        directory = args.weights or artifacts.folder(args.name)
+        manifest = artifacts.read_manifest(directory)
+        manifest["metrics"] = results
+        artifacts.write_manifest(directory, manifest)
+        card = artifacts.folder(args.name) / "CARD.md" if args.weights is None else None
+        if card is not None and card.exists():
+            text = card.read_text()
+            card.write_text(CARD_TABLE.sub(lambda match: match[1] + table + "\n" + match[2], text))
+    return 0

@@ -1,0 +1,459 @@
+"""digit-speech-recognizer: spoken digit strings to digits, from raw 8 kHz audio.
+
+Model: raw audio -> peak normalisation -> log-mel spectrogram (40 bands,
+25 ms windows every 10 ms; `keras.layers.MelSpectrogram`) -> per-recording
+band normalisation (CMVN) -> SpecAugment masks in training -> a strided convolution (30 ms steps) -> a two-layer
+bidirectional `keras_lstm.StackedLSTM` -> per-step scores for blank and the
+ten digits, trained with CTC (`keras.losses.CTC`) and decoded greedily with
+`keras.ops.ctc_decode`. Everything from the raw samples on is inside the
+Keras model, so an exported model takes audio.
+
+Data: the Free Spoken Digit Dataset (see `spoken_digits`). Training mixes
+single recordings and connected strings of 2-7 digits made from the training
+takes, with speed, level and noise augmentation.
+"""
+
+import argparse
+import time
+
+import keras
+import numpy as np
+
+import keras_lstm
+from keras_lstm.zoo import spoken_digits, training
+from keras_lstm.zoo.base import ZooModel
+
+NAME = "digit-speech-recognizer"
+SAMPLE_RATE = spoken_digits.SAMPLE_RATE
+FRAME_STEP = 80  # samples: 10 ms
+SUBSAMPLING = 3  # the convolution's stride: one LSTM step per 30 ms
+BLANK = 0  # CTC's blank; digit d is class d + 1
+BUCKET = 2400  # batches are padded to a multiple of 0.3 s: few distinct shapes to compile
+MAX_DIGITS = 7
+LOG_FLOOR = 1e-6
+
+DEFAULT_CONFIG = {"mel_bins": 40, "conv_filters": 128, "units": 128, "layers": 2, "dropout": 0.1}
+
+
+@keras.saving.register_keras_serializable(package="keras_lstm.zoo")
+class PeakNormalization(keras.layers.Layer):
+    """Scales each recording to a peak of 1, so loudness does not matter (and zero padding is neutral)."""
+
+    def call(self, audio):
+        peak = keras.ops.max(keras.ops.abs(audio), axis=-1, keepdims=True)
+        return audio / (peak + 1e-6)
+
+
+@keras.saving.register_keras_serializable(package="keras_lstm.zoo")
+class LogMel(keras.layers.Layer):
+    """(batch, bands, frames) mel power -> (batch, frames, bands) log power.
+
+    Not MelSpectrogram's own dB scale: its floor is relative to the largest
+    value in the whole batch, so a recording's features would depend on what
+    it was batched with.
+    """
+
+    def call(self, mel):
+        return keras.ops.transpose(keras.ops.log(mel + LOG_FLOOR), (0, 2, 1))
+
+
+@keras.saving.register_keras_serializable(package="keras_lstm.zoo")
+class UtteranceNormalization(keras.layers.Layer):
+    """Per-recording mean and variance normalisation of each band (CMVN).
+
+    A microphone or room scales each band by its own factor, which the log
+    turns into an offset: subtracting the recording's own band means removes
+    it, which is what lets the model hear a speaker recorded elsewhere.
+    Statistics use the recording's frames only; zero padding (log-mel at its
+    floor) is excluded and set to 0, so a recording's features do not depend
+    on how much padding its batch needed.
+    """
+
+    def call(self, log_mel):
+        floor = float(np.log(LOG_FLOOR))
+        valid = keras.ops.cast(keras.ops.max(log_mel, axis=-1, keepdims=True) > floor + 1e-3, log_mel.dtype)
+        count = keras.ops.maximum(keras.ops.sum(valid, axis=1, keepdims=True), 1.0)
+        mean = keras.ops.sum(log_mel * valid, axis=1, keepdims=True) / count
+        variance = keras.ops.sum(keras.ops.square(log_mel - mean) * valid, axis=1, keepdims=True) / count
+        return (log_mel - mean) * keras.ops.rsqrt(variance + 1e-2) * valid
+
+
+@keras.saving.register_keras_serializable(package="keras_lstm.zoo")
+class SpecAugment(keras.layers.Layer):
+    """Training only: blanks one random band range and two random time spans (Park et al. 2019)."""
+
+    def __init__(self, max_bands=8, max_frames=6, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_bands = max_bands
+        self.max_frames = max_frames
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _span(self, batch, length, width):
+        start = keras.random.uniform((batch, 1), 0.0, 1.0, seed=self.seed_generator) * keras.ops.cast(length, "float32")
+        size = keras.random.uniform((batch, 1), 0.0, float(width), seed=self.seed_generator)
+        position = keras.ops.cast(keras.ops.arange(length), "float32")[None, :]
+        return keras.ops.cast((position >= start) & (position < start + size), "float32")
+
+    def call(self, features, training=False):
+        if not training:
+            return features
+        shape = keras.ops.shape(features)
+        batch, frames, bands = shape[0], shape[1], shape[2]
+        keep_band = 1.0 - self._span(batch, bands, self.max_bands)[:, None, :]
+        keep_time = (1.0 - self._span(batch, frames, self.max_frames)) * (1.0 - self._span(batch, frames, self.max_frames))
+        return features * keep_band * keep_time[:, :, None]
+
+    def get_config(self):
+        return {**super().get_config(), "max_bands": self.max_bands, "max_frames": self.max_frames, "seed": self.seed}
+
+
+def mel_spectrogram(bands, **kwargs):
+    """Mel power spectrogram of 8 kHz audio: 25 ms windows every 10 ms, 20-3800 Hz."""
+    return keras.layers.MelSpectrogram(
+        fft_length=256, sequence_stride=FRAME_STEP, sequence_length=200, sampling_rate=SAMPLE_RATE,
+        num_mel_bins=bands, min_freq=20.0, max_freq=3800.0, power_to_db=False, **kwargs,
+    )
+
+
+def frames(samples):
+    """LSTM steps for a recording of `samples` samples (the spectrogram centres its windows)."""
+    spectrogram_frames = np.asarray(samples) // FRAME_STEP + 1
+    return -(-spectrogram_frames // SUBSAMPLING)
+
+
+class Model(ZooModel):
+    """The trained recognizer: `.model` (Keras, audio -> CTC logits) and `.recognize(audio)`."""
+
+    name = NAME
+
+    @classmethod
+    def build_model(cls, config):
+        audio = keras.Input((None,), name="audio")
+        x = PeakNormalization(name="peak")(audio)
+        x = mel_spectrogram(config["mel_bins"], name="mel")(x)
+        x = LogMel(name="log_mel")(x)
+        x = UtteranceNormalization(name="cmvn")(x)
+        x = SpecAugment(name="spec_augment")(x)
+        x = keras.layers.Conv1D(
+            config["conv_filters"], 5, strides=SUBSAMPLING, padding="same", activation="relu", name="subsample"
+        )(x)
+        x = keras.layers.Dropout(config["dropout"])(x)
+        x = keras_lstm.StackedLSTM(
+            config["units"], num_layers=config["layers"], bidirectional=True, return_sequences=True,
+            inter_layer_dropout=config["dropout"], name="encoder",
+        )(x)
+        x = keras.layers.Dropout(config["dropout"])(x)
+        logits = keras.layers.Dense(11, name="logits")(x)
+        return keras.Model(audio, logits, name="digit_speech_recognizer")
+
+    def recognize(self, audio, sample_rate=SAMPLE_RATE, batch_size=32):
+        """The digits heard in each recording.
+
+        Args:
+            audio: one recording (1-D samples) or a list of them, float in
+                [-1, 1] or int16.
+            sample_rate: their rate; other rates than 8 kHz are resampled.
+
+        Returns:
+            A string of digits ("4071") for one recording, or a list of them.
+        """
+        single = isinstance(audio, np.ndarray) and audio.ndim == 1
+        recordings = [audio] if single else list(audio)
+        prepared = []
+        for k, recording in enumerate(recordings):
+            recording = np.asarray(recording)
+            if recording.ndim != 1 or recording.size < 400:
+                raise ValueError(
+                    f"audio[{k}] has shape {recording.shape}; expected a 1-D recording of at least "
+                    f"400 samples (50 ms at 8 kHz)"
+                )
+            if recording.dtype == np.int16:
+                recording = recording.astype("float32") / 32768.0
+            prepared.append(spoken_digits.resample(recording.astype("float32"), sample_rate))
+        digits = [None] * len(prepared)
+        for batch in length_batches([len(r) for r in prepared], batch_size):
+            audio_batch = pad([prepared[k] for k in batch])
+            logits = self.model.predict_on_batch(audio_batch)
+            for k, decoded in zip(batch, greedy_decode(logits, frames([len(prepared[k]) for k in batch]))):
+                digits[k] = decoded
+        return digits[0] if single else digits
+
+
+def pad(recordings, bucket=BUCKET):
+    longest = max(len(r) for r in recordings)
+    width = -(-longest // bucket) * bucket
+    batch = np.zeros((len(recordings), width), "float32")
+    for k, recording in enumerate(recordings):
+        batch[k, : len(recording)] = recording
+    return batch
+
+
+def length_batches(lengths, batch_size):
+    """Indices grouped into batches of similar length (less padding), in a fixed order."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
+
+
+def greedy_decode(logits, lengths):
+    """CTC greedy decoding with keras.ops.ctc_decode: digit strings."""
+    decoded, _ = keras.ops.ctc_decode(
+        keras.ops.convert_to_tensor(logits), keras.ops.convert_to_tensor(np.asarray(lengths, "int32")),
+        strategy="greedy", mask_index=BLANK,
+    )
+    decoded = keras.ops.convert_to_numpy(decoded)[0]
+    return ["".join(str(label - 1) for label in row if label > BLANK) for row in decoded]
+
+
+class Batches(keras.utils.PyDataset):
+    """Training batches of similar length: (padded audio, labels padded with blanks)."""
+
+    def __init__(self, examples, batch_size, seed, devices=1):
+        super().__init__()
+        self.examples = examples
+        order = length_batches([len(audio) for audio, _ in examples], batch_size)
+        # Data parallel: every batch, the last one included, must split over the devices.
+        order = [batch[len(batch) % devices :] for batch in order]
+        # A fixed shuffle of the batches: the same order every epoch, so a
+        # resumed run sees what an uninterrupted one would.
+        self.batches = [order[k] for k in np.random.default_rng(seed).permutation(len(order))]
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, index):
+        batch = self.batches[index]
+        audio = pad([self.examples[k][0] for k in batch])
+        labels = np.zeros((len(batch), MAX_DIGITS), "int32")
+        for row, k in enumerate(batch):
+            digits = self.examples[k][1]
+            labels[row, : len(digits)] = np.asarray(digits) + 1
+        return audio, labels
+
+
+def training_examples(clips, rng, strings):
+    """Every training clip alone twice (as recorded, and with silence and noise around it),
+    plus `strings` connected strings of 2-7 digits; all with speed and level augmentation."""
+    recorded = [(spoken_digits.perturbed(clip, rng), [clip.digit]) for clip in clips]
+    padded = [spoken_digits.connected_string([clip], rng, augment=True, snr_db=(20.0, 60.0)) for clip in clips]
+    return recorded + padded + spoken_digits.random_strings(clips, strings, rng, lengths=(2, MAX_DIGITS), augment=True)
+
+
+def train(
+    output=None, *, epochs=20, seed=0, batch_size=32, strings=3000, holdout_speaker=None, checkpoint_dir=None,
+    data_parallel=False, config=None, clips=None, callbacks=(),
+):
+    """The recipe. `holdout_speaker` trains the leave-one-speaker-out model instead of the official one."""
+    keras.utils.set_random_seed(seed)
+    config = {**DEFAULT_CONFIG, **(config or {}), "holdout_speaker": holdout_speaker}
+    clips = spoken_digits.load_clips() if clips is None else clips
+    if holdout_speaker:
+        train_clips, _ = spoken_digits.speaker_split(clips, holdout_speaker)
+    else:
+        train_clips, _ = spoken_digits.official_split(clips)
+    rng = np.random.default_rng(seed)
+    examples = training_examples(train_clips, rng, strings)
+    distribution = training.data_parallel() if data_parallel else None
+    training.check_batch_size(batch_size, distribution)
+    dataset = Batches(examples, batch_size, seed, training.device_count(distribution))
+    with training.distribution_scope(distribution):
+        model = Model.build_model(config)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            1e-3, epochs * len(dataset), warmup_target=2e-3, warmup_steps=len(dataset)
+        )
+        model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0), loss=keras.losses.CTC())
+        print(f"{NAME}: {len(examples)} training recordings ({len(train_clips)} clips), backend {keras.backend.backend()}")
+        history, seconds = training.fit(
+            model, dataset, None,
+            checkpoint_dir=checkpoint_dir or training.default_checkpoint_dir(NAME + (f"-{holdout_speaker}" if holdout_speaker else "")),
+            epochs=epochs, verbose=1, callbacks=callbacks,
+        )
+    zoo_model = Model(model, config)
+    trained = {
+        "seed": seed, "epochs": epochs, "batch_size": batch_size, "strings": strings,
+        "backend": keras.backend.backend(), "seconds": round(seconds, 1),
+        "final_loss": float(history.history["loss"][-1]),
+        "data_parallel_devices": training.device_count(distribution),
+    }
+    if output is not None:
+        zoo_model.save(output, training=trained)
+    return zoo_model, trained
+
+
+# --- evaluation ------------------------------------------------------------
+
+HOLDOUT_SPEAKER = "george"  # chosen before training: the first speaker in alphabetical order
+EVALUATION_SEED = 2026
+TEST_STRINGS = 500
+
+
+def holdout_dir(speaker=HOLDOUT_SPEAKER):
+    from keras_lstm.zoo import artifacts
+
+    return artifacts.folder(NAME) / f"holdout-{speaker}"
+
+
+def edit_distance(reference, hypothesis):
+    row = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, 1):
+        previous, row[0] = row[0], i
+        for j, hyp in enumerate(hypothesis, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ref != hyp))
+    return row[-1]
+
+
+def string_scores(recognized, references):
+    """Digit error rate (edits / reference digits) and whole-string accuracy, in %."""
+    edits = sum(edit_distance(ref, hyp) for ref, hyp in zip(references, recognized))
+    digits = sum(len(ref) for ref in references)
+    exact = sum(ref == hyp for ref, hyp in zip(references, recognized))
+    return {"digit_error_rate": 100 * edits / digits, "string_accuracy": 100 * exact / len(references)}
+
+
+def test_strings(clips, count=TEST_STRINGS, seed=EVALUATION_SEED):
+    """Connected strings of 3-7 digits from `clips`, the same for every evaluation."""
+    strings = spoken_digits.random_strings(clips, count, np.random.default_rng(seed), lengths=(3, MAX_DIGITS))
+    return [audio for audio, _ in strings], ["".join(map(str, digits)) for _, digits in strings]
+
+
+def single_digit_accuracy(zoo_model, clips):
+    recognized = zoo_model.recognize([clip.audio for clip in clips])
+    return 100 * float(np.mean([text == str(clip.digit) for text, clip in zip(recognized, clips)]))
+
+
+def summary_features(clips, batch_size=64):
+    """Mean and standard deviation of each log-mel band over a recording: a fixed-length vector.
+
+    Batched by length like `recognize`, so that JAX and TensorFlow compile a
+    handful of shapes rather than one per recording.
+    """
+    layer = mel_spectrogram(DEFAULT_CONFIG["mel_bins"])
+    audio = [clip.audio / (np.max(np.abs(clip.audio)) + 1e-6) for clip in clips]
+    vectors = [None] * len(clips)
+    for batch in length_batches([len(a) for a in audio], batch_size):
+        mel = keras.ops.convert_to_numpy(layer(pad([audio[k] for k in batch])))
+        for row, k in enumerate(batch):
+            log_mel = np.log(mel[row, :, : len(audio[k]) // FRAME_STEP + 1] + LOG_FLOOR)
+            vectors[k] = np.concatenate([log_mel.mean(axis=1), log_mel.std(axis=1)])
+    return np.asarray(vectors)
+
+
+def nearest_neighbour_accuracy(train_clips, test_clips, features):
+    """The baseline: 1-nearest-neighbour on band means and deviations (standardised).
+
+    `features` maps each clip's (speaker, digit, take) to its summary vector.
+    """
+    train = np.asarray([features[clip_key(clip)] for clip in train_clips])
+    test = np.asarray([features[clip_key(clip)] for clip in test_clips])
+    mean, std = train.mean(axis=0), train.std(axis=0) + 1e-6
+    train, test = (train - mean) / std, (test - mean) / std
+    distances = ((test[:, None, :] - train[None, :, :]) ** 2).sum(axis=-1)
+    predicted = np.asarray([clip.digit for clip in train_clips])[distances.argmin(axis=1)]
+    return 100 * float(np.mean(predicted == np.asarray([clip.digit for clip in test_clips])))
+
+
+def clip_key(clip):
+    return clip.speaker, clip.digit, clip.take
+
+
+def evaluate(zoo_model, *, baselines=True, holdout=True):
+    """The card's metrics: official test takes, connected strings from them, and the held-out speaker."""
+    clips = spoken_digits.load_clips()
+    train_clips, test_clips = spoken_digits.official_split(clips)
+    audio, references = test_strings(test_clips)
+    results = {
+        "official": {
+            "single_digit_accuracy": single_digit_accuracy(zoo_model, test_clips),
+            **string_scores(zoo_model.recognize(audio), references),
+        }
+    }
+    if baselines:
+        features = dict(zip(map(clip_key, clips), summary_features(clips)))
+        results["official"]["nearest_neighbour_accuracy"] = nearest_neighbour_accuracy(
+            train_clips, test_clips, features
+        )
+    if holdout:
+        speaker_model = Model.load(holdout_dir())
+        loso_train, loso_test = spoken_digits.speaker_split(clips, HOLDOUT_SPEAKER)
+        audio, references = test_strings(loso_test)
+        results[f"unseen speaker ({HOLDOUT_SPEAKER})"] = {
+            "single_digit_accuracy": single_digit_accuracy(speaker_model, loso_test),
+            **string_scores(speaker_model.recognize(audio), references),
+        }
+        if baselines:
+            results[f"unseen speaker ({HOLDOUT_SPEAKER})"]["nearest_neighbour_accuracy"] = (
+                nearest_neighbour_accuracy(loso_train, loso_test, features)
+            )
+    return results
+
+
+def metrics_table(results):
+    lines = [
+        "| test set | single digits: LSTM-CTC | single digits: 1-NN baseline | connected strings: digit error rate | connected strings: whole-string accuracy |",
+        "|---|---|---|---|---|",
+    ]
+    for name, values in results.items():
+        baseline = values.get("nearest_neighbour_accuracy")
+        lines.append(
+            f"| {name} | {values['single_digit_accuracy']:.1f}% | "
+            + (f"{baseline:.1f}%" if baseline is not None else "n/a")
+            + f" | {values['digit_error_rate']:.2f}% | {values['string_accuracy']:.1f}% |"
+        )
+    return "\n".join(lines)
+
+
+def plot(zoo_model, path):
+    """A connected test string: its log-mel spectrogram and the model's per-step digit probabilities."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _, test_clips = spoken_digits.official_split(spoken_digits.load_clips())
+    audio, references = test_strings(test_clips, count=1, seed=7)
+    recording = audio[0]
+    features = keras.Model(zoo_model.model.input, zoo_model.model.get_layer("log_mel").output)
+    mel = keras.ops.convert_to_numpy(features(recording[None]))[0]
+    logits = keras.ops.convert_to_numpy(zoo_model.model(recording[None]))[0]
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    heard = zoo_model.recognize(recording)
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5), sharex=True)
+    seconds = len(recording) / SAMPLE_RATE
+    top.imshow(mel.T, origin="lower", aspect="auto", extent=(0, seconds, 0, mel.shape[1]), cmap="magma")
+    top.set_ylabel("mel band")
+    top.set_title(f"said: {references[0]}    heard: {heard}   (a test string the model never trained on)")
+    steps = np.arange(len(probabilities)) * SUBSAMPLING * FRAME_STEP / SAMPLE_RATE
+    colours = {}
+    for digit in range(10):
+        colours[digit] = bottom.plot(steps, probabilities[:, digit + 1], lw=1.2)[0].get_color()
+    best = probabilities.argmax(axis=-1)
+    for step in np.flatnonzero((best != BLANK) & (np.r_[BLANK, best[:-1]] != best)):
+        digit = int(best[step]) - 1
+        bottom.text(steps[step], 1.02, str(digit), color=colours[digit], ha="center")
+    bottom.plot(steps, probabilities[:, BLANK], color="lightgray", lw=0.8, label="blank")
+    bottom.set_ylim(0, 1.12)
+    bottom.set_ylabel("P(digit)")
+    bottom.set_xlabel("seconds")
+    bottom.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+# --- `keras-lstm zoo run digit-speech-recognizer FILE.wav ...` -------------
+
+
+def run(zoo_model, argv):
+    parser = argparse.ArgumentParser(
+        prog=f"keras-lstm zoo run {NAME}", description="Print the digits heard in each WAV file (16-bit mono)."
+    )
+    parser.add_argument("files", nargs="+", help="WAV files")
+    args = parser.parse_args(argv)
+    recordings = []
+    for path in args.files:
+        audio, rate = spoken_digits.read_wav(path)
+        recordings.append(spoken_digits.resample(audio, rate))
+    for path, digits in zip(args.files, zoo_model.recognize(recordings)):
+        print(f"{path}: {digits}")
+    return 0
