@@ -2,11 +2,12 @@
 
 Model: raw audio -> peak normalisation -> log-mel spectrogram (40 bands,
 25 ms windows every 10 ms; `keras.layers.MelSpectrogram`) -> per-recording
-band normalisation (CMVN) -> SpecAugment masks in training -> a strided convolution (30 ms steps) -> a two-layer
-bidirectional `keras_lstm.StackedLSTM` -> per-step scores for blank and the
-ten digits, trained with CTC (`keras.losses.CTC`) and decoded greedily with
-`keras.ops.ctc_decode`. Everything from the raw samples on is inside the
-Keras model, so an exported model takes audio.
+band normalisation (CMVN) -> SpecAugment masks in training -> a strided
+convolution (30 ms steps) -> a two-layer bidirectional `keras_lstm.StackedLSTM`
+-> per-step scores for blank and the ten digits, trained with CTC
+(`keras.losses.CTC`) and decoded greedily with `keras.ops.ctc_decode`.
+Everything from the raw samples on is inside the Keras model: it takes audio,
+with no feature code to reimplement beside it.
 
 Data: the Free Spoken Digit Dataset (see `spoken_digits`). Training mixes
 single recordings and connected strings of 2-7 digits made from the training
@@ -14,7 +15,6 @@ takes, with speed, level and noise augmentation.
 """
 
 import argparse
-import time
 
 import keras
 import numpy as np

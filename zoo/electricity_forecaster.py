@@ -20,16 +20,13 @@ of that week (conformalized quantile regression, Romano et al. 2019).
 """
 
 import argparse
-import sys
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
 
 import keras_lstm
-from keras_lstm.zoo import artifacts, training
+from keras_lstm.zoo import training
 from keras_lstm.zoo.base import ZooModel
 
 NAME = "electricity-forecaster"
