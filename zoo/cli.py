@@ -16,6 +16,7 @@ the card. `run NAME --help` lists a model's own arguments.
 import argparse
 import json
 import re
+from pathlib import Path
 
 from keras_lstm import zoo
 from keras_lstm.zoo import artifacts
@@ -80,8 +81,8 @@ def main(args):
         manifest = artifacts.read_manifest(directory)
         manifest["metrics"] = results
         artifacts.write_manifest(directory, manifest)
-        card = artifacts.folder(args.name) / "CARD.md" if args.weights is None else None
-        if card is not None and card.exists():
+        card = Path(directory) / "CARD.md"
+        if card.exists():
             text = card.read_text()
             card.write_text(CARD_TABLE.sub(lambda match: match[1] + table + "\n" + match[2], text))
     return 0

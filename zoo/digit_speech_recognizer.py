@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 import keras_lstm
-from keras_lstm.zoo import spoken_digits, training
+from keras_lstm.zoo import artifacts, spoken_digits, training
 from keras_lstm.zoo.base import ZooModel
 
 NAME = "digit-speech-recognizer"
@@ -116,10 +116,14 @@ def mel_spectrogram(bands, **kwargs):
     )
 
 
+def spectrogram_frames(samples):
+    """Spectrogram frames for `samples` samples (the spectrogram centres its windows)."""
+    return np.asarray(samples) // FRAME_STEP + 1
+
+
 def frames(samples):
-    """LSTM steps for a recording of `samples` samples (the spectrogram centres its windows)."""
-    spectrogram_frames = np.asarray(samples) // FRAME_STEP + 1
-    return -(-spectrogram_frames // SUBSAMPLING)
+    """LSTM steps for a recording of `samples` samples."""
+    return -(-spectrogram_frames(samples) // SUBSAMPLING)
 
 
 class Model(ZooModel):
@@ -288,8 +292,6 @@ TEST_STRINGS = 500
 
 
 def holdout_dir(speaker=HOLDOUT_SPEAKER):
-    from keras_lstm.zoo import artifacts
-
     return artifacts.folder(NAME) / f"holdout-{speaker}"
 
 
@@ -333,7 +335,7 @@ def summary_features(clips, batch_size=64):
     for batch in length_batches([len(a) for a in audio], batch_size):
         mel = keras.ops.convert_to_numpy(layer(pad([audio[k] for k in batch])))
         for row, k in enumerate(batch):
-            log_mel = np.log(mel[row, :, : len(audio[k]) // FRAME_STEP + 1] + LOG_FLOOR)
+            log_mel = np.log(mel[row, :, : spectrogram_frames(len(audio[k]))] + LOG_FLOOR)
             vectors[k] = np.concatenate([log_mel.mean(axis=1), log_mel.std(axis=1)])
     return np.asarray(vectors)
 
