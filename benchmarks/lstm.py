@@ -1,6 +1,11 @@
 """Times keras_lstm.LSTM against keras.layers.LSTM and torch.nn.LSTM.
 
-    python -m benchmarks.lstm [--repeats 30] [--skip-large] [--out benchmarks/results]
+    python -m benchmarks.lstm [--repeats 30] [--skip-large] [--backends torch,jax,tensorflow]
+                              [--out benchmarks/results]
+
+On a machine with a CUDA GPU every backend that sees it runs there (Keras
+places tensors on the GPU by itself); the table's header names the device,
+and the results go to lstm-gpu.md/json instead of lstm.md/json.
 
 Each backend runs in its own process (a framework's idle threads spin after
 its calls and slow the next framework's, so mixing frameworks in one process
@@ -59,6 +64,51 @@ def case_data(batch, steps, units, kind):
     return x, y, mask
 
 
+def device_name(backend):
+    """The accelerator this backend's process computes on: 'gpu' or 'cpu'."""
+    if backend == "torch":
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if backend == "jax":
+        import jax
+
+        return "gpu" if jax.default_backend() == "gpu" else "cpu"
+    import tensorflow as tf
+
+    return "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
+
+
+def device_description(backend):
+    """The device and framework versions, for the table's header."""
+    import keras
+
+    if backend == "torch":
+        import torch
+
+        device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+        version = f"torch {torch.__version__}"
+    elif backend == "jax":
+        import jax
+
+        device, version = jax.devices()[0].device_kind, f"jax {jax.__version__}"
+    else:
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        device, version = ("GPU" if gpus else "CPU"), f"tensorflow {tf.__version__}"
+    return f"{device}, {version}, keras {keras.__version__}"
+
+
+def synchronizer(backend):
+    """A function that waits for the device's queued work (GPU calls return early)."""
+    if backend == "torch" and device_name("torch") == "gpu":
+        import torch
+
+        return torch.cuda.synchronize
+    return lambda: None
+
+
 def keras_contenders(batch, steps, units, kind):
     """{name: zero-argument callable that runs one call to completion}."""
     import keras
@@ -73,6 +123,7 @@ def keras_contenders(batch, steps, units, kind):
         if kind == "train":
             model = keras.Sequential([keras.Input((steps, FEATURES)), layer_class(units), keras.layers.Dense(1)])
             model.compile(optimizer="adam", loss="mse")
+            # train_on_batch returns the loss as a Python float: it waits.
             contenders[name] = lambda model=model: model.train_on_batch(x, y)
             continue
         layer = layer_class(units)
@@ -100,14 +151,19 @@ def compiled_forward(backend, layer, x, kwargs):
         x = tf.constant(x)
         kwargs = {k: tf.constant(v) for k, v in kwargs.items()}
         return lambda: forward(x, kwargs).numpy()
+    import keras
     import torch
 
-    x = torch.from_numpy(x)
-    kwargs = {k: torch.from_numpy(v) for k, v in kwargs.items()}
+    # On Keras's device (the GPU when there is one), so no call copies inputs.
+    x = keras.ops.convert_to_tensor(x)
+    kwargs = {k: keras.ops.convert_to_tensor(v) for k, v in kwargs.items()}
+    synchronize = synchronizer("torch")
 
     def forward():
         with torch.no_grad():
-            return layer(x, **kwargs)
+            outputs = layer(x, **kwargs)
+        synchronize()
+        return outputs
 
     return forward
 
@@ -116,11 +172,13 @@ def torch_contender(batch, steps, units, kind):
     import torch
 
     torch.manual_seed(0)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    synchronize = synchronizer("torch")
     x, y, mask = case_data(batch, steps, units, kind)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
-    lstm = torch.nn.LSTM(FEATURES, units, batch_first=True)
+    x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+    lstm = torch.nn.LSTM(FEATURES, units, batch_first=True).to(device)
     if kind == "train":
-        head = torch.nn.Linear(units, 1)
+        head = torch.nn.Linear(units, 1).to(device)
         optimizer = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()))
 
         def train_step():
@@ -129,6 +187,7 @@ def torch_contender(batch, steps, units, kind):
             loss = torch.nn.functional.mse_loss(head(outputs[:, -1]), y)
             loss.backward()
             optimizer.step()
+            synchronize()
 
         return train_step
     if kind == "masked":
@@ -137,27 +196,41 @@ def torch_contender(batch, steps, units, kind):
         def masked_forward():
             with torch.no_grad():
                 packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True)
-                return lstm(packed)[1][0]
+                h = lstm(packed)[1][0]
+            synchronize()
+            return h
 
         return masked_forward
 
     def forward():
         with torch.no_grad():
-            return lstm(x)[1][0]
+            h = lstm(x)[1][0]
+        synchronize()
+        return h
 
     return forward
 
 
 def gemm_rate():
-    """Measured float32 matrix-product rate of this machine, FLOP/s (torch)."""
+    """Measured float32 matrix-product rate of the device, FLOP/s (torch).
+
+    On a GPU this is the rate at torch's current float32 setting (TF32 off
+    by default for matrix products).
+    """
     import torch
 
-    size = 2048  # smaller products measured about half this rate here
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    gpu = torch.cuda.is_available()
+    # On the CPU smaller products measured about half the 2048^3 rate.
+    size = 8192 if gpu else 2048
+    device = "cuda" if gpu else "cpu"
+    synchronize = synchronizer("torch")
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     times = []
     for _ in range(25):
+        synchronize()
         start = time.perf_counter()
         torch.mm(a, b)
+        synchronize()
         times.append(time.perf_counter() - start)
     return 2 * size**3 / statistics.median(times[5:])
 
@@ -191,7 +264,12 @@ def worker(backend, cases, repeats):
             results.append({"case": case, "backend": backend, "contender": name, "seconds": seconds, "batch": batch})
         print(f"  {backend:10s} {case:10s} " + "  ".join(f"{n} {s * 1e3:.2f} ms" for n, s in medians.items()), flush=True)
     extra = {"gemm_flops": gemm_rate()} if backend == "torch" else {}
-    return {"results": results, **extra}
+    return {
+        "results": results,
+        "devices": {backend: device_name(backend)},
+        "device_descriptions": {backend: device_description(backend)},
+        **extra,
+    }
 
 
 def table(report):
@@ -201,8 +279,11 @@ def table(report):
         (r["case"], r["backend"]): r["seconds"] for r in results if r["contender"] == "keras.layers.LSTM"
     }
     gemm = report.get("gemm_flops")
+    size = 8192 if "gpu" in report.get("devices", {}).values() else 2048
+    devices = "; ".join(f"{b} on {d}" for b, d in report.get("device_descriptions", {}).items())
     lines = [
-        f"Measured GEMM rate: {gemm / 1e9:.0f} GFLOP/s (float32, torch.mm 2048^3)" if gemm else "",
+        f"Devices: {devices}" if devices else "",
+        f"Measured GEMM rate: {gemm / 1e9:.0f} GFLOP/s (float32, torch.mm {size}^3)" if gemm else "",
         "",
         "| case | backend | contender | ms | seq/s | vs torch.nn.LSTM | vs keras.layers.LSTM | of GEMM rate |",
         "|---|---|---|---|---|---|---|---|",
@@ -237,7 +318,7 @@ def main(argv=None):
         return 0
 
     os.makedirs(args.out, exist_ok=True)
-    report = {"results": []}
+    report = {"results": [], "devices": {}, "device_descriptions": {}}
     for backend in args.backends.split(","):
         part = os.path.join(args.out, f"{backend}.json")
         environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -249,13 +330,16 @@ def main(argv=None):
             partial = json.load(file)
         os.remove(part)
         report["results"] += partial["results"]
-        report.update({k: v for k, v in partial.items() if k != "results"})
+        for key in ("devices", "device_descriptions"):
+            report[key].update(partial[key])
+        report.update({k: v for k, v in partial.items() if k not in ("results", "devices", "device_descriptions")})
     report["results"].sort(key=lambda r: (list(CASES).index(r["case"]), r["backend"] != "torch", r["backend"]))
     markdown = table(report)
     print(markdown)
-    with open(os.path.join(args.out, "lstm.md"), "w") as file:
+    name = "lstm-gpu" if "gpu" in report["devices"].values() else "lstm"
+    with open(os.path.join(args.out, f"{name}.md"), "w") as file:
         file.write(markdown + "\n")
-    with open(os.path.join(args.out, "lstm.json"), "w") as file:
+    with open(os.path.join(args.out, f"{name}.json"), "w") as file:
         json.dump(report, file, indent=1)
     return 0
 

@@ -51,6 +51,9 @@ def lstm_sequence(
     Returns:
         (last_output, outputs, [h, c]) with outputs (batch, time, units).
     """
+    # A torch CPU tensor given to a model on the GPU moves to Keras's device
+    # here (a plain `*` below would refuse to mix devices).
+    sequences = ops.convert_to_tensor(sequences)
     if input_dropout_mask is not None:
         sequences = sequences * ops.expand_dims(input_dropout_mask, 1)
     # Read each weight once, outside the loop: a variable read inside a

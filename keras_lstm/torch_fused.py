@@ -45,20 +45,23 @@ def fused_lstm_sequence(
         ops.convert_to_tensor(cell.kernel).T,
         ops.convert_to_tensor(cell.recurrent_kernel).T,
     ]
-    if x.is_cuda:
-        # cuDNN wants each weight contiguous. On CPU the transposed views go
-        # straight to BLAS; copying them cost ~70 us a call (measured).
-        weights = [w.contiguous() for w in weights]
     if cell.use_bias:
         bias = ops.convert_to_tensor(cell.bias)
         weights += [bias, torch.zeros_like(bias)]
     if cell.proj_units:  # torch's weight_hr: h = W_hr (o * tanh(c))
         weights.append(ops.convert_to_tensor(cell.projection_kernel).T)
+    if x.is_cuda:
+        # cuDNN wants each weight contiguous. On CPU the transposed views go
+        # straight to BLAS; copying them cost ~70 us a call (measured).
+        weights = [w.contiguous() for w in weights]
+    # cuDNN keeps what its backward pass needs only in training mode (it
+    # refuses a backward pass otherwise); dropout is 0 either way.
+    train = torch.is_grad_enabled()
     if mask is None:
         # torch.nn.LSTM's own entry point: (input, hx, params, has_biases,
         # num_layers, dropout, train, bidirectional, batch_first).
         outputs, h, c = torch._VF.lstm(
-            x, (h0, c0), weights, cell.use_bias, 1, 0.0, False, False, True
+            x, (h0, c0), weights, cell.use_bias, 1, 0.0, train, False, True
         )
         return outputs[:, -1], outputs, [h[0], c[0]]
 
@@ -77,7 +80,7 @@ def fused_lstm_sequence(
         cell.use_bias,
         1,
         0.0,
-        False,
+        train,
         False,
     )
     h, c = h[0, restore], c[0, restore]

@@ -12,9 +12,39 @@ BATCH, STEPS, FEATURES, UNITS = 3, 6, 4, 5
 FORWARD_TOLERANCE = 1e-5
 GRADIENT_TOLERANCE = 1e-4
 
-# The path when the torch kernel cannot take the configuration.
+
+def _jax_gpu():
+    from keras_lstm import jax_cudnn
+
+    return jax_cudnn.gpu_available()
+
+
+# The path when the fused kernel cannot take the configuration.
 LOOP_PATH = {"torch": "scan", "jax": "scan_step_projection", "tensorflow": "tf_while"}[BACKEND]
-FAST_PATH = {"torch": "torch_fused", "jax": "scan_step_projection", "tensorflow": "tf_while"}[BACKEND]
+FAST_PATH = {
+    "torch": "torch_fused",
+    "jax": "jax_cudnn" if BACKEND == "jax" and _jax_gpu() else "scan_step_projection",
+    "tensorflow": "tf_while",
+}[BACKEND]
+
+
+def simulate_cudnn(patch):
+    """On a JAX machine without a GPU, runs the cuDNN path through JAX's own
+    reference of the cuDNN kernel (`jax.experimental.rnn.lstm_ref`, same flat
+    weight layout and sequence-length semantics): the packing, the gate order
+    and the mask handling are then checked on the CPU too."""
+    from jax.experimental import rnn as jax_rnn
+
+    from keras_lstm import jax_cudnn
+
+    def reference_kernel(x, h0, c0, weights, lengths, input_size, hidden_size, num_layers, dropout, bidirectional):
+        unpacked = jax_rnn.unpack_lstm_weights(weights, input_size, hidden_size, num_layers, bidirectional)
+        return jax_rnn.lstm_ref(
+            x, h0, c0, *unpacked, lengths, input_size, hidden_size, num_layers, dropout, bidirectional
+        )
+
+    patch.setattr(jax_cudnn, "gpu_available", lambda: True)
+    patch.setattr(jax_cudnn.jax_rnn, "lstm", reference_kernel)
 
 
 def middle_mask():
@@ -30,32 +60,34 @@ def right_padded_mask():
     return mask
 
 
-# (layer arguments, call arguments, training, expected path on each backend)
+# (layer arguments, call arguments, training, expected path): "fast" is the
+# backend's fused path, "loop" the path when the fused kernel cannot take the
+# configuration, "projection" where only torch's kernel takes it.
 PATH_CASES = {
-    "default": ({}, {}, False, FAST_PATH),
-    "go_backwards_sequences": ({"go_backwards": True, "return_sequences": True}, {}, False, FAST_PATH),
-    "input_dropout_training": ({"dropout": 0.3}, {}, True, FAST_PATH),
-    "mask": ({}, {"mask": middle_mask()}, False, LOOP_PATH),
-    "mask_right_padded": ({}, {"mask": right_padded_mask()}, False, FAST_PATH),
-    "mask_right_padded_backwards": ({"go_backwards": True}, {"mask": right_padded_mask()}, False, LOOP_PATH),
-    "recurrent_dropout_training": (
-        {"recurrent_dropout": 0.3},
-        {},
-        True,
-        LOOP_PATH,
-    ),
-    "recurrent_dropout_inference": ({"recurrent_dropout": 0.3}, {}, False, FAST_PATH),
-    "relu": ({"activation": "relu"}, {}, False, LOOP_PATH),
+    "default": ({}, {}, False, "fast"),
+    "go_backwards_sequences": ({"go_backwards": True, "return_sequences": True}, {}, False, "fast"),
+    "input_dropout_training": ({"dropout": 0.3}, {}, True, "fast"),
+    "mask": ({}, {"mask": middle_mask()}, False, "loop"),
+    "mask_right_padded": ({}, {"mask": right_padded_mask()}, False, "fast"),
+    "mask_right_padded_backwards": ({"go_backwards": True}, {"mask": right_padded_mask()}, False, "loop"),
+    "recurrent_dropout_training": ({"recurrent_dropout": 0.3}, {}, True, "loop"),
+    "recurrent_dropout_inference": ({"recurrent_dropout": 0.3}, {}, False, "fast"),
+    "relu": ({"activation": "relu"}, {}, False, "loop"),
     "unroll": ({"unroll": True}, {}, False, "unrolled"),
-    "peephole_variant": ({"peephole": True}, {}, False, LOOP_PATH),
-    "projection_variant": ({"proj_units": 3}, {}, False, FAST_PATH),
-    "projection_clip_variant": ({"proj_units": 3, "proj_clip": 1.0}, {}, False, LOOP_PATH),
+    "peephole_variant": ({"peephole": True}, {}, False, "loop"),
+    "projection_variant": ({"proj_units": 3}, {}, False, "projection"),
+    "projection_clip_variant": ({"proj_units": 3, "proj_clip": 1.0}, {}, False, "loop"),
 }
 
 
+@pytest.mark.parametrize("fast_path", [FAST_PATH] + (["jax_cudnn"] if BACKEND == "jax" and FAST_PATH != "jax_cudnn" else []))
 @pytest.mark.parametrize("case", sorted(PATH_CASES))
-def test_the_expected_path_runs(case):
+def test_the_expected_path_runs(monkeypatch, case, fast_path):
     layer_kwargs, call_kwargs, training, expected = PATH_CASES[case]
+    if fast_path != FAST_PATH:
+        simulate_cudnn(monkeypatch)
+    projection_path = "torch_fused" if BACKEND == "torch" else LOOP_PATH
+    expected = {"fast": fast_path, "loop": LOOP_PATH, "projection": projection_path}.get(expected, expected)
     layer = keras_lstm.LSTM(UNITS, **layer_kwargs)
     layer(random_inputs(BATCH, STEPS, FEATURES), training=training, **call_kwargs)
     assert layer.last_path == expected
@@ -84,11 +116,22 @@ FAST_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(FAST_CASES))
+# On JAX without a GPU, the cuDNN path also runs, on JAX's reference kernel;
+# jax.experimental.rnn has no projection, so those cases take the scan there.
+FAST_PATH_CASES = [(FAST_PATH, case) for case in sorted(FAST_CASES)]
+if BACKEND == "jax" and FAST_PATH != "jax_cudnn":
+    FAST_PATH_CASES += [("jax_cudnn", case) for case in sorted(FAST_CASES) if "projection" not in case]
+if FAST_PATH == "jax_cudnn":
+    FAST_PATH_CASES = [(path, case) for path, case in FAST_PATH_CASES if "projection" not in case]
+
+
+@pytest.mark.parametrize("fast_path, case", FAST_PATH_CASES)
 @pytest.mark.parametrize("with_initial_state", [False, True])
-def test_fast_path_matches_the_reference(monkeypatch, case, with_initial_state):
+def test_fast_path_matches_the_reference(monkeypatch, case, with_initial_state, fast_path):
     x = random_inputs(BATCH, STEPS, FEATURES, seed=3)
     layer_kwargs, padded = FAST_CASES[case]
+    if fast_path != FAST_PATH:
+        simulate_cudnn(monkeypatch)
     layer = keras_lstm.LSTM(UNITS, **layer_kwargs)
     call_kwargs = {"mask": right_padded_mask()} if padded else {}
     if with_initial_state:
@@ -96,7 +139,7 @@ def test_fast_path_matches_the_reference(monkeypatch, case, with_initial_state):
         call_kwargs["initial_state"] = [random_inputs(BATCH, size, seed=s) for size, s in ((hidden, 4), (UNITS, 5))]
     layer(x)
     fast_outputs, fast_gradients = outputs_and_gradients(layer, x, **call_kwargs)
-    assert layer.last_path == FAST_PATH
+    assert layer.last_path == fast_path
     reference_outputs, reference_gradients = reference_outputs_and_gradients(monkeypatch, layer, x, **call_kwargs)
     for fast, reference in zip(fast_outputs, reference_outputs):
         assert relative_error(fast, reference) < FORWARD_TOLERANCE
@@ -168,3 +211,30 @@ def test_scan_variants_match_with_mask_and_dropout(project_inputs_first, scan):
     )
     for actual, expected in ((outputs, expected_outputs), (last, expected_last), (h, expected_h), (c, expected_c)):
         assert relative_error(to_numpy(actual), expected) < FORWARD_TOLERANCE
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="lax.cond on a traced mask is the JAX cuDNN path's own")
+@pytest.mark.parametrize("mask_kind", ["right_padded", "middle"])
+def test_jax_cudnn_decides_a_traced_mask_at_run_time(monkeypatch, mask_kind):
+    import jax
+
+    if FAST_PATH != "jax_cudnn":
+        simulate_cudnn(monkeypatch)
+    mask = right_padded_mask() if mask_kind == "right_padded" else middle_mask()
+    x = random_inputs(BATCH, STEPS, FEATURES, seed=6)
+    layer = keras_lstm.LSTM(UNITS, return_sequences=True, return_state=True)
+    layer(x)
+    weights = [v.value for v in layer.trainable_variables]
+    non_trainable = [v.value for v in layer.non_trainable_variables]
+
+    def run(weights, x, mask):
+        outputs, _ = layer.stateless_call(weights, non_trainable, x, mask=mask)
+        return outputs
+
+    jitted = jax.jit(run)(weights, x, mask)
+    assert layer.last_path == "jax_cudnn"  # chosen at trace time
+    with monkeypatch.context() as patch:
+        patch.setattr(keras_lstm.lstm, "choose_path", lambda *args: "scan")
+        expected = run(weights, x, mask)
+    for actual, reference in zip(jitted, expected):
+        assert relative_error(np.asarray(actual), np.asarray(reference)) < FORWARD_TOLERANCE
