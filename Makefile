@@ -7,11 +7,27 @@ STAMP := $(VENV)/.installed
 BACKENDS := tensorflow jax torch
 DEMO_BACKEND ?= jax
 
-.PHONY: setup demo test test-slow clean
+# Debian packages the zoo reads: the German-English dictionary (translator
+# data and baseline) and espeak-ng (synthetic voices for the speech recipe).
+# Where apt-get is missing or not allowed, the tests that need them skip and
+# say why.
+DEBIAN_PACKAGES := trans-de-en espeak-ng
+
+.PHONY: setup demo test test-slow clean debian-packages
 
 setup: $(STAMP)
 
+debian-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  (apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $$missing >/dev/null 2>&1)) || \
+	  echo "note: apt-get could not install $$missing; the tests that need them will skip"; \
+	fi
+
 $(STAMP): pyproject.toml requirements.lock
+	@$(MAKE) --no-print-directory debian-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .

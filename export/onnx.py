@@ -370,6 +370,18 @@ def _layer(graph, layer, x):
     )
 
 
+def _is_chain(model):
+    if isinstance(model, keras.Sequential):
+        return True
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        return False
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    return all(
+        getattr(layer.input, "_keras_history", (None,))[0] is previous and len(layer._inbound_nodes) == 1
+        for previous, layer in zip(layers, layers[1:])
+    )
+
+
 def _chain(model):
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError("to_onnx exports models with one input and one output.")
@@ -423,9 +435,19 @@ def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=No
 
     The graph's input "inputs" and output "outputs" have dynamic batch (and,
     where the model allows, time) axes.
+
+    A functional model that is not a chain (several inputs or outputs, LSTMs
+    given an initial state, attention: an encoder, or one decoder step) is
+    written by `onnx_functional`; its ONNX inputs and outputs take the Keras
+    inputs' and outputs' names, and `sample_inputs` is a list with one array
+    per input (default: `onnx_functional.sample_inputs`).
     """
     import onnx
 
+    if not _is_chain(model):
+        if streaming:
+            raise ValueError("streaming=True takes a chain of layers; this model has several inputs or outputs.")
+        return _to_onnx_functional(onnx, model, path, opset, verify, sample_inputs, tolerance, quantize)
     layers = _chain(model)
     shape, dtype = _input_shape_and_type(model)
     graph = _Graph(onnx, streaming=streaming)
@@ -471,6 +493,63 @@ def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=No
         tolerance = 0.1 if quantize else 1e-4
     if verify:
         report["max_error"] = _verify(onnx_model, model, shape, dtype, sample_inputs, tolerance, graph.states)
+    onnx.save(onnx_model, str(path))
+    return report
+
+
+def _to_onnx_functional(onnx, model, path, opset, verify, sample_inputs, tolerance, quantize):
+    from keras_lstm.export import onnx_functional
+
+    graph = _Graph(onnx)
+    input_names, output_names = onnx_functional.export_graph(graph, model)
+    inputs = []
+    for tensor, name in zip(model.inputs, input_names):
+        dtype = keras.backend.standardize_dtype(tensor.dtype)
+        dims = ["batch"] + [d if d is not None else f"{name}_axis_{k}" for k, d in enumerate(tensor.shape[1:], start=1)]
+        inputs.append(onnx.helper.make_tensor_value_info(name, onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)), dims))
+    outputs = [
+        onnx.helper.make_tensor_value_info(
+            name, onnx.TensorProto.FLOAT, ["batch"] + [d if d is not None else f"{name}_axis_{k}" for k, d in enumerate(tensor.shape[1:], start=1)]
+        )
+        for tensor, name in zip(keras.tree.flatten(model.outputs), output_names)
+    ]
+    onnx_model = onnx.helper.make_model(
+        onnx.helper.make_graph(graph.nodes, model.name, inputs, outputs, graph.initializers),
+        opset_imports=[onnx.helper.make_opsetid("", opset)],
+        producer_name="keras-lstm",
+    )
+    onnx.checker.check_model(onnx_model, full_check=True)
+    if quantize not in (None, "dynamic"):
+        raise ValueError(f"`quantize` must be None or 'dynamic'. Received: quantize={quantize!r}")
+    if quantize:
+        onnx_model = _quantize_dynamic(onnx_model)
+    report = {
+        "path": str(path),
+        "inputs": input_names,
+        "outputs": output_names,
+        "lstm_nodes": sum(node.op_type in ("LSTM", "DynamicQuantizeLSTM") for node in onnx_model.graph.node),
+        "max_error": None,
+        "size_bytes": onnx_model.ByteSize(),
+        "fallbacks": [],
+    }
+    if verify:
+        import onnxruntime
+
+        samples = onnx_functional.sample_inputs(model) if sample_inputs is None else [np.asarray(s) for s in sample_inputs]
+        outputs = model(samples if len(samples) > 1 else samples[0], training=False)
+        expected = [np.asarray(keras.ops.convert_to_numpy(y), np.float64) for y in keras.tree.flatten(outputs)]
+        session = onnxruntime.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
+        actual = session.run(output_names, dict(zip(input_names, samples)))
+        errors = [float(np.abs(a - e).max() / max(np.abs(e).max(), 1e-12)) for a, e in zip(actual, expected)]
+        error = max(errors)
+        limit = tolerance if tolerance is not None else (0.1 if quantize else 1e-4)
+        if not error < limit:
+            worst = output_names[int(np.argmax(errors))]
+            raise RuntimeError(
+                f"The exported ONNX model disagrees with the Keras model: relative error {error:.2e} in "
+                f"output {worst!r} (tolerance {limit:.0e}). Nothing was written."
+            )
+        report["max_error"] = error
     onnx.save(onnx_model, str(path))
     return report
 

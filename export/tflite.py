@@ -158,6 +158,7 @@ def to_tflite(
     sample_inputs=None,
     tolerance=None,
     streaming=False,
+    steps=None,
 ):
     """Writes `model` to `path` as a TFLite flatbuffer; returns a report dict.
 
@@ -179,6 +180,10 @@ def to_tflite(
             layer, in order), outputs (this step's output, then the new h and
             c of each layer). A step is a few plain builtins (no loop, no
             fused op). Running T steps equals the full model.
+        steps: for a functional model that is not a chain (an encoder, a
+            decoder step; see `tflite_functional`), the length every free
+            axis is fixed to. Its inputs and outputs keep the Keras names,
+            and `sample_inputs` is a list, one array per input.
 
     Returns:
         {"path", "size_bytes", "ops", "fused_lstm_ops", "max_error",
@@ -186,8 +191,14 @@ def to_tflite(
     """
     import tensorflow as tf
 
+    from keras_lstm.export.onnx import _is_chain
+
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"`quantize` must be one of {QUANTIZATIONS}. Received: quantize={quantize!r}")
+    if not _is_chain(model):
+        if streaming or quantize == "int8":
+            raise ValueError("streaming and int8 exports take a chain of layers; this model has several inputs or outputs.")
+        return _to_tflite_functional(model, path, batch_size, steps, quantize, verify, sample_inputs, tolerance)
     if quantize == "int8" and representative_data is None:
         raise ValueError("`quantize='int8'` needs `representative_data`: input batches to calibrate on.")
     twin, shape, dtype, state_sizes = _rebuild(model, batch_size, streaming)
@@ -246,6 +257,61 @@ def to_tflite(
     return report
 
 
+def _to_tflite_functional(model, path, batch_size, steps, quantize, verify, sample_inputs, tolerance):
+    import tensorflow as tf
+
+    from keras_lstm.export import onnx_functional, tflite_functional
+
+    free = [t.name for t in model.inputs if None in tuple(t.shape)[1:]]
+    if free and steps is None:
+        raise ValueError(f"to_tflite needs `steps`, the length to fix the free axes of inputs {free} to.")
+    twin, specs = tflite_functional.rebuild(model, batch_size, steps)
+    output_names = _unique(list(model.output_names))
+    function = tf.function(lambda *inputs: dict(zip(output_names, keras.tree.flatten(twin(list(inputs))))))
+    concrete = function.get_concrete_function(*specs)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], twin)
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.experimental_new_dynamic_range_quantizer = False
+    flatbuffer = converter.convert()
+    if sample_inputs is None:
+        sample_inputs = onnx_functional.sample_inputs(model, batch=batch_size, steps=steps or 7)
+    samples = [np.asarray(s) for s in sample_inputs]
+    run = _run_named_in_subprocess(flatbuffer, dict(zip([t.name for t in model.inputs], samples)), output_names)
+    report = {
+        "path": str(path),
+        "size_bytes": len(flatbuffer),
+        "inputs": [t.name for t in model.inputs],
+        "outputs": output_names,
+        "ops": run["ops"],
+        "fused_lstm_ops": run["ops"].count(_FUSED_LSTM),
+        "max_error": None,
+    }
+    if verify:
+        expected = keras.tree.flatten(model(samples if len(samples) > 1 else samples[0], training=False))
+        errors = []
+        for name, value in zip(output_names, expected):
+            value = np.asarray(keras.ops.convert_to_numpy(value), np.float64)
+            errors.append(float(np.abs(run["outputs"][name] - value).max() / max(np.abs(value).max(), 1e-12)))
+        error, limit = max(errors), tolerance if tolerance is not None else (0.1 if quantize else 1e-4)
+        if not error < limit:
+            raise RuntimeError(
+                f"The TFLite model disagrees with the Keras model: relative error {error:.2e} in output "
+                f"{output_names[int(np.argmax(errors))]!r} (tolerance {limit:.0e}). Nothing was written."
+            )
+        report["max_error"] = error
+    with open(path, "wb") as file:
+        file.write(flatbuffer)
+    return report
+
+
+def _unique(names):
+    for k, name in enumerate(names):
+        if name in names[:k]:
+            names[k] = f"{name}_{k}"
+    return names
+
+
 def _sample(model, batch_size, shape, dtype):
     rng = np.random.default_rng(0)
     if "int" in dtype:
@@ -283,6 +349,40 @@ else:
 np.save(folder + "/outputs.npy", outputs)
 json.dump([op["op_name"] for op in interpreter._get_ops_details()], open(folder + "/ops.json", "w"))
 """
+
+
+_NAMED_RUNNER = """
+import json, sys
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+folder = sys.argv[1]
+interpreter = Interpreter(model_path=folder + "/model.tflite")
+interpreter.allocate_tensors()
+inputs = dict(np.load(folder + "/inputs.npz"))
+outputs = interpreter.get_signature_runner()(**inputs)
+np.savez(folder + "/outputs.npz", **outputs)
+json.dump([op["op_name"] for op in interpreter._get_ops_details()], open(folder + "/ops.json", "w"))
+"""
+
+
+def _run_named_in_subprocess(flatbuffer, inputs, output_names):
+    """Runs the flatbuffer's signature on named inputs in a child process: {"outputs": {name: array}, "ops"}."""
+    with tempfile.TemporaryDirectory() as folder:
+        with open(os.path.join(folder, "model.tflite"), "wb") as file:
+            file.write(flatbuffer)
+        np.savez(os.path.join(folder, "inputs.npz"), **inputs)
+        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        run = subprocess.run(
+            [sys.executable, "-c", _NAMED_RUNNER, folder], capture_output=True, text=True, env=environment, timeout=300
+        )
+        if run.returncode != 0:
+            raise RuntimeError(
+                f"The LiteRT interpreter could not run the exported model (exit {run.returncode}):\n{run.stderr[-2000:]}"
+            )
+        with open(os.path.join(folder, "ops.json")) as file:
+            ops = json.load(file)
+        outputs = np.load(os.path.join(folder, "outputs.npz"))
+        return {"outputs": {name: outputs[name].astype(np.float64) for name in output_names}, "ops": ops}
 
 
 def _run_in_subprocess(flatbuffer, x, state_sizes=None):

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import rnn as jax_rnn
 
+from keras_lstm import padding
 from keras_lstm.recurrence import lstm_sequence
 
 
@@ -59,27 +60,29 @@ def cudnn_lstm_sequence(
     """Same contract as `recurrence.lstm_sequence`.
 
     Takes the plain LSTM with no recurrent dropout. A mask goes to cuDNN as
-    sequence lengths when it is right-padded (and not with `go_backwards`);
-    as the mask is usually traced, that is decided at run time with
-    `lax.cond`, and any other mask runs the scan.
+    sequence lengths when it is right-padded (with `go_backwards`, each
+    sequence reversed within its length); as the mask is usually traced,
+    that is decided at run time with `lax.cond`, and any other mask runs the
+    scan.
 
     `fused_lstm` replaces `jax.experimental.rnn.lstm` (same signature), so
     the packing can be checked on a machine without a GPU.
     """
-    if mask is not None and go_backwards:
-        raise ValueError("The cuDNN path takes a mask only with go_backwards=False.")
     fused_lstm = fused_lstm or jax_rnn.lstm
     x = jnp.asarray(sequences)
     if input_dropout_mask is not None:
         x = x * input_dropout_mask[:, None, :]
-    if go_backwards:
+    if go_backwards and mask is None:
         x = jnp.flip(x, axis=1)
     batch, steps = x.shape[0], x.shape[1]
     h0, c0 = (jnp.asarray(state)[None] for state in initial_state)
 
     def fused(lengths):
+        inputs = x
+        if go_backwards and mask is not None:
+            inputs = padding.reverse_within_lengths(x, lengths)
         outputs, h, c = fused_lstm(
-            x,
+            inputs,
             h0,
             c0,
             pack_weights(cell),
@@ -91,6 +94,8 @@ def cudnn_lstm_sequence(
             bidirectional=False,
         )
         h, c = h[0], c[0]
+        if mask is not None and go_backwards:
+            return h, padding.backward_outputs(outputs, lengths), [h, c]
         if mask is not None:
             # Keras semantics: a padded step repeats the last output (cuDNN
             # writes zeros there).
@@ -108,6 +113,7 @@ def cudnn_lstm_sequence(
             sequences,
             initial_state,
             mask=mask,
+            go_backwards=go_backwards,
             zero_output_for_mask=zero_output_for_mask,
             input_dropout_mask=input_dropout_mask,
             project_inputs_first=False,

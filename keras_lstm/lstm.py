@@ -275,13 +275,13 @@ def choose_path(layer, mask, recurrent_dropout_mask):
       float32 for the plain LSTM (or with proj_units, torch's proj_size) with
       the standard activations
       and no recurrent dropout, with no
-      mask or a right-padded one (then through packed sequences, forward
-      direction only).
+      mask or a right-padded one (then through packed sequences; with
+      `go_backwards`, each sequence reversed within its length).
     - "jax_cudnn": on JAX with a GPU, cuDNN's fused kernel through
       `jax.experimental.rnn`, for the plain LSTM in float32 with the standard
       activations and no recurrent dropout, with no mask or a right-padded
-      one (forward direction only). A traced mask is checked at run time and
-      any other mask takes the scan inside the same call.
+      one. A traced mask is checked at run time and any other mask takes the
+      scan inside the same call.
     - "scan_step_projection": on JAX, a scan that projects x_t inside each
       step (on XLA CPU 12.7 ms against 23 ms for projecting all steps first).
     - "tf_while": on TensorFlow, the same per-step projection in a plain
@@ -302,13 +302,13 @@ def choose_path(layer, mask, recurrent_dropout_mask):
     if backend == "torch" and standard and recurrent_dropout_mask is None:
         from keras_lstm.torch_fused import right_padded
 
-        if mask is None or (not layer.go_backwards and right_padded(mask)):
+        if mask is None or right_padded(mask):
             return "torch_fused"
     if backend == "jax" and standard and cell.is_plain and recurrent_dropout_mask is None:
         from keras_lstm import jax_cudnn
 
         if jax_cudnn.gpu_available() and (
-            mask is None or (not layer.go_backwards and jax_cudnn.maybe_right_padded(mask))
+            mask is None or jax_cudnn.maybe_right_padded(mask)
         ):
             return "jax_cudnn"
     if backend == "jax":

@@ -6,6 +6,8 @@ go in transposed, with no reordering; torch's second bias is zero.
 
 import torch
 from keras import ops
+
+from keras_lstm import padding
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
@@ -33,12 +35,12 @@ def fused_lstm_sequence(
     """Same contract as `recurrence.lstm_sequence`.
 
     Takes the plain LSTM or one with proj_units, no recurrent dropout, and a
-    mask only if `right_padded` (and not with `go_backwards`).
+    mask only if `right_padded`.
     """
     x = ops.convert_to_tensor(sequences)
     if input_dropout_mask is not None:
         x = x * ops.convert_to_tensor(input_dropout_mask)[:, None, :]
-    if go_backwards:
+    if go_backwards and mask is None:
         x = torch.flip(x, dims=(1,))
     h0, c0 = (ops.convert_to_tensor(state)[None] for state in initial_state)
     weights = [
@@ -66,8 +68,11 @@ def fused_lstm_sequence(
         return outputs[:, -1], outputs, [h[0], c[0]]
 
     mask = ops.convert_to_tensor(mask).bool()
+    lengths = mask.sum(dim=1)
+    if go_backwards:
+        x = padding.reverse_within_lengths(x, lengths.int())
     packed = pack_padded_sequence(
-        x, mask.sum(dim=1).cpu(), batch_first=True, enforce_sorted=False
+        x, lengths.cpu(), batch_first=True, enforce_sorted=False
     )
     order, restore = packed.sorted_indices, packed.unsorted_indices
     # The packed entry point: (data, batch_sizes, hx, params, has_biases,
@@ -87,6 +92,8 @@ def fused_lstm_sequence(
     outputs, _ = pad_packed_sequence(
         packed._replace(data=data), batch_first=True, total_length=x.shape[1]
     )
+    if go_backwards:
+        return h, padding.backward_outputs(outputs, lengths.int()), [h, c]
     # Keras semantics: a padded step repeats the last output (or gives zeros).
     fill = torch.zeros_like(h) if zero_output_for_mask else h
     outputs = torch.where(mask[:, :, None], outputs, fill[:, None, :])

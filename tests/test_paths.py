@@ -69,7 +69,7 @@ PATH_CASES = {
     "input_dropout_training": ({"dropout": 0.3}, {}, True, "fast"),
     "mask": ({}, {"mask": middle_mask()}, False, "loop"),
     "mask_right_padded": ({}, {"mask": right_padded_mask()}, False, "fast"),
-    "mask_right_padded_backwards": ({"go_backwards": True}, {"mask": right_padded_mask()}, False, "loop"),
+    "mask_right_padded_backwards": ({"go_backwards": True}, {"mask": right_padded_mask()}, False, "fast"),
     "recurrent_dropout_training": ({"recurrent_dropout": 0.3}, {}, True, "loop"),
     "recurrent_dropout_inference": ({"recurrent_dropout": 0.3}, {}, False, "fast"),
     "relu": ({"activation": "relu"}, {}, False, "loop"),
@@ -111,6 +111,8 @@ FAST_CASES = {
     "padded_last": ({}, True),
     "padded_sequences_and_state": ({"return_sequences": True, "return_state": True}, True),
     "padded_zero_output": ({"return_sequences": True, "zero_output_for_mask": True}, True),
+    "padded_backwards": ({"return_sequences": True, "return_state": True, "go_backwards": True}, True),
+    "padded_backwards_zero_output": ({"return_sequences": True, "go_backwards": True, "zero_output_for_mask": True}, True),
     "projection": ({"proj_units": 3, "return_sequences": True, "return_state": True}, False),
     "padded_projection_no_bias": ({"proj_units": 3, "use_bias": False, "return_state": True}, True),
 }

@@ -56,20 +56,21 @@ def describe_weights(path):
     return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path)}
 
 
-def check_weights(directory, entry):
-    """Returns the path of the weights `entry` names, after checking size and digest."""
+def check_weights(directory, entry, what="weights file"):
+    """Returns the path of the file `entry` names (weights, or another file of the
+    model's such as a vocabulary), after checking size and digest."""
     path = Path(directory) / entry["file"]
     if not path.is_file():
-        raise WeightsError(f"weights file {path} is missing (the manifest names it)")
+        raise WeightsError(f"{what} {path} is missing (the manifest names it)")
     size = path.stat().st_size
     if size != entry["bytes"]:
         raise WeightsError(
-            f"weights file {path} has {size} bytes, expected {entry['bytes']}: truncated or replaced"
+            f"{what} {path} has {size} bytes, expected {entry['bytes']}: truncated or replaced"
         )
     digest = sha256(path)
     if digest != entry["sha256"]:
         raise WeightsError(
-            f"weights file {path} has SHA-256 {digest[:12]}…, expected {entry['sha256'][:12]}…: "
+            f"{what} {path} has SHA-256 {digest[:12]}…, expected {entry['sha256'][:12]}…: "
             "not the file this model was trained into"
         )
     return path

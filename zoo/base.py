@@ -3,7 +3,9 @@
 A subclass names its zoo folder (`name`), builds its Keras model from the
 configuration stored in the manifest (`build_model`), and adds the task's own
 method (`forecast`, `recognize`, ...). Weights travel as a Keras
-`.weights.h5` file, which loads the same on every backend.
+`.weights.h5` file, which loads the same on every backend. Other files the
+model needs (a vocabulary) are `assets`: bytes written beside the weights and
+checked by digest like them.
 """
 
 from pathlib import Path
@@ -15,11 +17,15 @@ WEIGHTS_FILE = "model.weights.h5"
 
 class ZooModel:
     name = None
+    # "float16" halves the committed file; weights load back into float32
+    # variables (rounded to 1 part in 2,000, far below what decoding notices).
+    storage_dtype = "float32"
 
-    def __init__(self, model, config, manifest=None):
+    def __init__(self, model, config, manifest=None, assets=None):
         self.model = model
         self.config = dict(config)
         self.manifest = manifest or {"config": self.config}
+        self.assets = dict(assets or {})  # file name -> bytes
 
     @classmethod
     def build_model(cls, config):
@@ -32,7 +38,11 @@ class ZooModel:
         manifest = artifacts.read_manifest(directory)
         model = cls.build_model(manifest["config"])
         artifacts.load_weights(model, directory, manifest["weights"])
-        return cls(model, manifest["config"], manifest)
+        assets = {
+            entry["file"]: artifacts.check_weights(directory, entry, what="model file").read_bytes()
+            for entry in manifest.get("assets", [])
+        }
+        return cls(model, manifest["config"], manifest, assets)
 
     def save(self, directory, **sections):
         """Writes the weights and the manifest; `sections` (training, metrics) go in the manifest."""
@@ -44,14 +54,34 @@ class ZooModel:
         twin = self.build_model(self.config)
         twin.set_weights(self.model.get_weights())
         twin.save_weights(path)
+        if self.storage_dtype != "float32":
+            _store_as(path, self.storage_dtype)
+        for file, data in self.assets.items():
+            (directory / file).write_bytes(data)
         self.manifest = {
             **self.manifest,
             "name": self.name,
             "config": self.config,
             "weights": artifacts.describe_weights(path),
+            **({"assets": [artifacts.describe_weights(directory / f) for f in sorted(self.assets)]} if self.assets else {}),
             **sections,
         }
         artifacts.write_manifest(directory, self.manifest)
 
     def __repr__(self):
         return f"<zoo model {self.name!r}: {self.model.count_params():,} parameters>"
+
+
+def _store_as(path, dtype):
+    """Rewrites every float32 array of a Keras weights file in `dtype`."""
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "r+") as weights:
+        names = []
+        weights.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+        for name in names:
+            if weights[name].dtype == np.float32:
+                data = weights[name][()].astype(dtype)
+                del weights[name]
+                weights.create_dataset(name, data=data)

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 import keras_lstm
-from keras_lstm.zoo import artifacts, spoken_digits, training
+from keras_lstm.zoo import artifacts, spoken_digits, synthetic_digits, training
 from keras_lstm.zoo.base import ZooModel
 
 NAME = "digit-speech-recognizer"
@@ -184,19 +184,11 @@ class Model(ZooModel):
         return digits[0] if single else digits
 
 
-def pad(recordings, bucket=BUCKET):
-    longest = max(len(r) for r in recordings)
-    width = -(-longest // bucket) * bucket
-    batch = np.zeros((len(recordings), width), "float32")
-    for k, recording in enumerate(recordings):
-        batch[k, : len(recording)] = recording
-    return batch
+def pad(recordings):
+    return training.pad(recordings, BUCKET, "float32")
 
 
-def length_batches(lengths, batch_size):
-    """Indices grouped into batches of similar length (less padding), in a fixed order."""
-    order = np.argsort(lengths, kind="stable")
-    return [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
+length_batches = training.length_batches
 
 
 def greedy_decode(logits, lengths):
@@ -218,9 +210,7 @@ class Batches(keras.utils.PyDataset):
         order = length_batches([len(audio) for audio, _ in examples], batch_size)
         # Data parallel: every batch, the last one included, must split over the devices.
         order = [batch[len(batch) % devices :] for batch in order]
-        # A fixed shuffle of the batches: the same order every epoch, so a
-        # resumed run sees what an uninterrupted one would.
-        self.batches = [order[k] for k in np.random.default_rng(seed).permutation(len(order))]
+        self.batches = training.shuffled(order, seed)
 
     def __len__(self):
         return len(self.batches)
@@ -235,19 +225,22 @@ class Batches(keras.utils.PyDataset):
         return audio, labels
 
 
-def training_examples(clips, rng, strings):
+def training_examples(clips, rng, strings, synthetic=()):
     """Every training clip alone twice (as recorded, and with silence and noise around it),
-    plus `strings` connected strings of 2-7 digits; all with speed and level augmentation."""
-    recorded = [(spoken_digits.perturbed(clip, rng), [clip.digit]) for clip in clips]
-    padded = [spoken_digits.connected_string([clip], rng, augment=True, snr_db=(20.0, 60.0)) for clip in clips]
+    plus `strings` connected strings of 2-7 digits; all with speed and level augmentation.
+    `synthetic` clips (espeak-ng voices) are added alone, twice, like the recordings."""
+    singles = list(clips) + list(synthetic)
+    recorded = [(spoken_digits.perturbed(clip, rng), [clip.digit]) for clip in singles]
+    padded = [spoken_digits.connected_string([clip], rng, augment=True, snr_db=(20.0, 60.0)) for clip in singles]
     return recorded + padded + spoken_digits.random_strings(clips, strings, rng, lengths=(2, MAX_DIGITS), augment=True)
 
 
 def train(
     output=None, *, epochs=20, seed=0, batch_size=32, strings=3000, holdout_speaker=None, checkpoint_dir=None,
-    data_parallel=False, config=None, clips=None, callbacks=(),
+    data_parallel=False, config=None, clips=None, callbacks=(), synthetic_voices=0,
 ):
-    """The recipe. `holdout_speaker` trains the leave-one-speaker-out model instead of the official one."""
+    """The recipe. `holdout_speaker` trains the leave-one-speaker-out model instead of the official one;
+    `synthetic_voices` adds every digit from that many espeak-ng voices to the training data."""
     keras.utils.set_random_seed(seed)
     config = {**DEFAULT_CONFIG, **(config or {}), "holdout_speaker": holdout_speaker}
     clips = spoken_digits.load_clips() if clips is None else clips
@@ -256,7 +249,8 @@ def train(
     else:
         train_clips, _ = spoken_digits.official_split(clips)
     rng = np.random.default_rng(seed)
-    examples = training_examples(train_clips, rng, strings)
+    synthetic = synthetic_digits.synthetic_clips(synthetic_voices, seed) if synthetic_voices else ()
+    examples = training_examples(train_clips, rng, strings, synthetic)
     distribution = training.data_parallel() if data_parallel else None
     training.check_batch_size(batch_size, distribution)
     dataset = Batches(examples, batch_size, seed, training.device_count(distribution))
@@ -275,6 +269,7 @@ def train(
     zoo_model = Model(model, config)
     trained = {
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "strings": strings,
+        "synthetic_voices": synthetic_voices,
         "backend": keras.backend.backend(), "seconds": round(seconds, 1),
         "final_loss": float(history.history["loss"][-1]),
         "data_parallel_devices": training.device_count(distribution),
@@ -375,17 +370,26 @@ def evaluate(zoo_model, *, baselines=True, holdout=True):
             train_clips, test_clips, features
         )
     if holdout:
-        speaker_model = Model.load(holdout_dir())
-        loso_train, loso_test = spoken_digits.speaker_split(clips, HOLDOUT_SPEAKER)
-        audio, references = test_strings(loso_test)
-        results[f"unseen speaker ({HOLDOUT_SPEAKER})"] = {
-            "single_digit_accuracy": single_digit_accuracy(speaker_model, loso_test),
-            **string_scores(speaker_model.recognize(audio), references),
-        }
-        if baselines:
-            results[f"unseen speaker ({HOLDOUT_SPEAKER})"]["nearest_neighbour_accuracy"] = (
-                nearest_neighbour_accuracy(loso_train, loso_test, features)
-            )
+        # One row per leave-one-speaker-out model trained so far (holdout-NAME/).
+        unseen = []
+        for speaker in spoken_digits.SPEAKERS:
+            if not (holdout_dir(speaker) / artifacts.MANIFEST).is_file():
+                continue
+            speaker_model = Model.load(holdout_dir(speaker))
+            loso_train, loso_test = spoken_digits.speaker_split(clips, speaker)
+            audio, references = test_strings(loso_test)
+            row = {
+                "single_digit_accuracy": single_digit_accuracy(speaker_model, loso_test),
+                **string_scores(speaker_model.recognize(audio), references),
+            }
+            if baselines:
+                row["nearest_neighbour_accuracy"] = nearest_neighbour_accuracy(loso_train, loso_test, features)
+            results[f"unseen speaker ({speaker})"] = row
+            unseen.append(row)
+        if len(unseen) > 1:
+            results[f"unseen speaker, mean of {len(unseen)}"] = {
+                key: float(np.mean([row[key] for row in unseen])) for key in unseen[0]
+            }
     return results
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 
 def default_checkpoint_dir(name):
@@ -70,3 +71,58 @@ def fit(model, x, y, *, checkpoint_dir, callbacks=(), **kwargs):
     start = time.perf_counter()
     history = model.fit(x, y, callbacks=[backup, *callbacks], **kwargs)
     return history, time.perf_counter() - start
+
+
+def length_batches(lengths, batch_size):
+    """Indices grouped into batches of similar length (less padding), in a fixed order."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
+
+
+def shuffled(batches, seed):
+    """The batches in a fixed random order: the same every epoch, so a resumed
+    run sees what an uninterrupted one would."""
+    return [batches[k] for k in np.random.default_rng(seed).permutation(len(batches))]
+
+
+def pad(sequences, multiple, dtype):
+    """(batch, length) array of `sequences` padded with zeros at the end, the
+    length rounded up to a multiple of `multiple` (few shapes for JAX and TF to compile)."""
+    longest = max(len(s) for s in sequences)
+    width = max(multiple, -(-longest // multiple) * multiple)
+    batch = np.zeros((len(sequences), width), dtype)
+    for row, sequence in enumerate(sequences):
+        batch[row, : len(sequence)] = sequence
+    return batch
+
+
+def grouped_split(items, keys, test_size, dev_size, seed):
+    """(train, dev, test) lists of `items`, fixed by `seed`: items that share any of
+    their `keys(item)` stay in one split (so, e.g., no sentence is in two)."""
+    parent = list(range(len(items)))
+
+    def root(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    first = {}
+    for index, item in enumerate(items):
+        for key in keys(item):
+            if key in first:
+                parent[root(index)] = root(first[key])
+            else:
+                first[key] = index
+    groups = {}
+    for index in range(len(items)):
+        groups.setdefault(root(index), []).append(index)
+    order = [groups[key] for key in sorted(groups)]
+    order = [order[k] for k in np.random.default_rng(seed).permutation(len(order))]
+    splits, sizes, current = ([], [], []), (test_size, dev_size), 0
+    for group in order:
+        while current < 2 and len(splits[current]) + len(group) > sizes[current]:
+            current += 1
+        splits[current].extend(items[k] for k in group)
+    test, dev, train = splits
+    return train, dev, test

@@ -1,0 +1,120 @@
+"""to_onnx on functional models that are not chains: an encoder and a decoder step."""
+
+import numpy as np
+import keras
+import onnx
+import onnxruntime
+import pytest
+
+import keras_lstm
+from keras_lstm.export.onnx import to_onnx
+from keras_lstm.export.onnx_functional import sample_inputs
+from support import relative_error
+
+VOCABULARY, WIDTH, UNITS = 30, 6, 5
+
+
+def randomize(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        weight.assign((0.5 * rng.standard_normal(weight.shape)).astype("float32"))
+    return model
+
+
+def encoder():
+    """ids -> (outputs, keys, h, c): a masked bidirectional LSTM with its final states."""
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    x = keras.layers.Embedding(VOCABULARY, WIDTH, mask_zero=True)(ids)
+    outputs, forward_h, forward_c, backward_h, backward_c = keras.layers.Bidirectional(
+        keras_lstm.LSTM(UNITS, return_sequences=True, return_state=True)
+    )(x)
+    h = keras.layers.Dense(UNITS, activation="tanh")(keras.layers.Concatenate()([forward_h, backward_h]))
+    c = keras.layers.Dense(UNITS)(keras.layers.Concatenate()([forward_c, backward_c]))
+    keys = keras.layers.Dense(UNITS, use_bias=False)(outputs)
+    return randomize(keras.Model(ids, [outputs, keys, h, c], name="encoder"))
+
+
+def decoder_step(attention=keras.layers.Attention):
+    """(token, h, c, memory, memory mask) -> (scores, h, c, attention): one step from given states."""
+    token = keras.Input((1,), dtype="int32", name="token")
+    h, c = keras.Input((UNITS,), name="h"), keras.Input((UNITS,), name="c")
+    memory = keras.Input((None, 2 * UNITS), name="memory")
+    keys = keras.Input((None, UNITS), name="keys")
+    memory_mask = keras.Input((None,), dtype="bool", name="memory_mask")
+    x = keras.layers.Embedding(VOCABULARY, WIDTH)(token)
+    y, h_next, c_next = keras_lstm.LSTM(UNITS, return_sequences=True, return_state=True)(x, initial_state=[h, c])
+    context, weights = attention()([y, memory, keys], mask=[None, memory_mask], return_attention_scores=True)
+    scores = keras.layers.Dense(VOCABULARY)(keras.layers.Concatenate()([y, context]))
+    outputs = [
+        keras.layers.Reshape((-1,), name="scores")(scores),
+        keras.layers.Identity(name="h_next")(h_next),
+        keras.layers.Identity(name="c_next")(c_next),
+        keras.layers.Reshape((-1,), name="attention_weights")(weights),
+    ]
+    return randomize(keras.Model([token, h, c, memory, keys, memory_mask], outputs, name="decoder_step"))
+
+
+def forward_lstm_with_mask():
+    ids = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCABULARY, WIDTH, mask_zero=True)(ids)
+    sequences, h, c = keras_lstm.LSTM(UNITS, return_sequences=True, return_state=True)(x)
+    return randomize(keras.Model(ids, [sequences, h, c], name="masked_forward"))
+
+
+def additive_decoder_step():
+    return decoder_step(lambda: keras.layers.AdditiveAttention(use_scale=True))
+
+
+MODELS = {
+    "encoder": encoder,
+    "decoder_step": decoder_step,
+    "additive_decoder_step": additive_decoder_step,
+    "masked_forward": forward_lstm_with_mask,
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_exported_graph_matches_keras(case, tmp_path):
+    model = MODELS[case]()
+    path = tmp_path / f"{case}.onnx"
+    report = to_onnx(model, path)
+    assert report["max_error"] < 1e-5
+    assert report["lstm_nodes"] == 1
+    exported = onnx.load(str(path))
+    assert [i.name for i in exported.graph.input] == [t.name for t in model.inputs]
+    assert not [node for node in exported.graph.node if node.op_type in ("Loop", "Scan")]
+    # Other batch sizes, lengths and paddings than the check used.
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for seed, batch, steps in ((1, 3, 9), (2, 1, 4)):
+        inputs = sample_inputs(model, seed=seed, batch=batch, steps=steps)
+        expected = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+        actual = session.run(report["outputs"], dict(zip(report["inputs"], inputs)))
+        for a, e in zip(actual, keras.tree.flatten(expected)):
+            assert relative_error(a, keras.ops.convert_to_numpy(e)) < 1e-5
+
+
+def test_padding_follows_keras_masks(tmp_path):
+    # Two sequences, the second padded: the exported encoder must ignore the
+    # padding exactly as Keras does (the state stops at the last real step).
+    model = encoder()
+    path = tmp_path / "encoder.onnx"
+    report = to_onnx(model, path)
+    ids = np.array([[3, 4, 5, 6, 7], [3, 4, 5, 0, 0]], "int32")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    _, _, h, c = session.run(report["outputs"], {"ids": ids})
+    _, _, h_alone, c_alone = session.run(report["outputs"], {"ids": ids[1:, :3]})
+    np.testing.assert_allclose(h[1], h_alone[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(c[1], c_alone[0], rtol=1e-5, atol=1e-6)
+
+
+def test_unsupported_layer_is_named(tmp_path):
+    a, b = keras.Input((4,)), keras.Input((4,))
+    model = keras.Model([a, b], keras.layers.Multiply(name="product")([a, b]))
+    with pytest.raises(ValueError, match="'product'.*Multiply"):
+        to_onnx(model, tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_streaming_needs_a_chain(tmp_path):
+    with pytest.raises(ValueError, match="streaming=True takes a chain"):
+        to_onnx(decoder_step(), tmp_path / "x.onnx", streaming=True)

@@ -1,0 +1,62 @@
+"""to_tflite on functional models that are not chains: fused LSTM ops around masks, one decoder step."""
+
+import numpy as np
+import keras
+import pytest
+
+import keras_lstm
+from keras_lstm.export.tflite import to_tflite
+from test_export_onnx_functional import VOCABULARY, WIDTH, UNITS, additive_decoder_step, decoder_step, randomize
+
+STEPS = 7
+
+
+def encoder(cell_state=False):
+    """ids -> (outputs, h): a masked bidirectional LSTM whose final outputs start a decoder."""
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    x = keras.layers.Embedding(VOCABULARY, WIDTH, mask_zero=True)(ids)
+    outputs, forward_h, forward_c, backward_h, _ = keras.layers.Bidirectional(
+        keras_lstm.LSTM(UNITS, return_sequences=True, return_state=True)
+    )(x)
+    final = [forward_h, backward_h] + ([forward_c] if cell_state else [])
+    h = keras.layers.Dense(UNITS, activation="tanh")(keras.layers.Concatenate()(final))
+    return randomize(keras.Model(ids, [outputs, h], name="encoder"))
+
+
+def masked_lstms():
+    """A forward and a backward masked LSTM, each alone: Keras's own fill of the padding."""
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    x = keras.layers.Embedding(VOCABULARY, WIDTH, mask_zero=True)(ids)
+    forward = keras_lstm.LSTM(UNITS, return_sequences=True)(x)
+    last = keras_lstm.LSTM(UNITS)(x)
+    backward = keras_lstm.LSTM(UNITS, return_sequences=True, go_backwards=True)(x)
+    return randomize(keras.Model(ids, [forward, last, backward], name="masked"))
+
+
+MODELS = {
+    "encoder": encoder,
+    "decoder_step": decoder_step,
+    "additive_decoder_step": additive_decoder_step,
+    "masked_lstms": masked_lstms,
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_exported_graph_matches_keras_in_litert(case, tmp_path):
+    model = MODELS[case]()
+    report = to_tflite(model, tmp_path / f"{case}.tflite", batch_size=2, steps=STEPS)
+    assert report["max_error"] < 1e-5
+    assert not [op for op in report["ops"] if op.startswith("Flex") or op == "WHILE"]
+    sequences = {"encoder": 2, "decoder_step": 0, "additive_decoder_step": 0, "masked_lstms": 3}[case]
+    assert report["fused_lstm_ops"] == sequences
+
+
+def test_a_graph_that_needs_the_cell_state_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="cell state c is used"):
+        to_tflite(encoder(cell_state=True), tmp_path / "x.tflite", steps=STEPS)
+    assert not (tmp_path / "x.tflite").exists()
+
+
+def test_free_axes_need_steps(tmp_path):
+    with pytest.raises(ValueError, match="needs `steps`"):
+        to_tflite(encoder(), tmp_path / "x.tflite")

@@ -1,0 +1,186 @@
+"""de-en-translator: German sentences to English, sequence to sequence with attention.
+
+Data: the aligned example sentences of Debian's `trans-de-en` dictionary
+(see `german_english`), split by the recipe into train, dev and test with no
+sentence in two splits. Subwords: one sentencepiece BPE vocabulary learned
+from the training sentences of both languages. Network: `seq2seq.Network`
+(bidirectional `keras_lstm.LSTM` encoder, `keras_lstm.LSTM` decoder with
+Luong attention). Decoding: greedy or beam search.
+
+Baseline: word-by-word lookup in the same dictionary (`german_english.word_by_word`).
+Metrics: BLEU and chrF from sacrebleu on the test split.
+"""
+
+import argparse
+
+from keras_lstm.zoo import german_english, seq2seq
+
+NAME = "de-en-translator"
+DEFAULT_CONFIG = dict(seq2seq.DEFAULT_CONFIG)
+
+
+LEXICON_FILE = "lexicon.json.gz"
+GLOSS = "<gloss>"
+
+
+class Model(seq2seq.Seq2SeqModel):
+    """The trained translator: `.model` (Keras, teacher forcing), `.translate(sentences)`."""
+
+    name = NAME
+
+    @property
+    def lexicon(self):
+        if not hasattr(self, "_lexicon"):
+            self._lexicon = read_lexicon(self.assets[LEXICON_FILE]) if LEXICON_FILE in self.assets else None
+        return self._lexicon
+
+    def source_text(self, sentence):
+        """What the encoder reads: the sentence, and with a gloss model its word-by-word gloss."""
+        sentence = german_english.normalize(sentence)
+        if not self.config.get("gloss"):
+            return sentence
+        return glossed(sentence, self.lexicon)
+
+    def translate(self, sentences, beam_size=5, length_penalty=1.0):
+        """English for one German sentence (str) or a list of them; `beam_size=1` decodes greedily."""
+        if isinstance(sentences, str):
+            sentences = self.source_text(sentences)
+        elif isinstance(sentences, (list, tuple)):
+            sentences = [self.source_text(s) if isinstance(s, str) and s.strip() else s for s in sentences]
+        return self.generate(sentences, beam_size, length_penalty, argument="sentences")
+
+
+def glossed(sentence, words):
+    """The German sentence followed by its word-by-word English gloss: the encoder sees
+    each word's dictionary translation beside it (the model learns to post-edit it)."""
+    return f"{sentence} {GLOSS} {german_english.word_by_word(sentence, words)}"
+
+
+def write_lexicon(words):
+    import gzip
+    import json
+
+    return gzip.compress(json.dumps(words, ensure_ascii=False, sort_keys=True).encode("utf-8"), mtime=0)
+
+
+def read_lexicon(data):
+    import gzip
+    import json
+
+    return json.loads(gzip.decompress(data).decode("utf-8"))
+
+
+def data():
+    """(train, dev, test) sentence pairs."""
+    return german_english.split(german_english.sentence_pairs())
+
+
+def relevant_phrases(train_pairs, count, seed):
+    """Up to `count` of the dictionary's words and short phrases, only those whose German
+    words all occur in the training sentences (the everyday vocabulary, not the
+    dictionary's 300,000 technical terms), drawn at random with `seed`."""
+    import numpy as np
+
+    known = {w.lower() for de, _ in train_pairs for w in german_english.tokens(de)}
+    phrases = [
+        (de, en) for de, en in german_english.phrase_pairs()
+        if all(w.lower() in known for w in german_english.tokens(de))
+    ]
+    order = np.random.default_rng(seed).permutation(len(phrases))[:count]
+    return [phrases[k] for k in sorted(order)]
+
+
+def train(output=None, *, epochs=25, seed=0, batch_size=64, checkpoint_dir=None, data_parallel=False, config=None, callbacks=()):
+    """The recipe: a vocabulary from the training sentences, then teacher forcing with Adam."""
+    if data_parallel:
+        raise ValueError("de-en-translator trains on one device: --data-parallel is for the other recipes")
+    train_pairs, dev_pairs, _ = data()
+    config = {**DEFAULT_CONFIG, **(config or {})}
+    assets, symbols = {}, ()
+    if config.get("gloss"):
+        words = german_english.lexicon(train_pairs)
+        assets, symbols = {LEXICON_FILE: write_lexicon(words)}, (GLOSS,)
+    phrases = relevant_phrases(train_pairs, config["dictionary_phrases"], seed) if config.get("dictionary_phrases") else []
+    if config.get("gloss"):
+        train_pairs = [(glossed(de, words), en) for de, en in train_pairs]
+        dev_pairs = [(glossed(de, words), en) for de, en in dev_pairs]
+        phrases = [(glossed(de, words), en) for de, en in phrases]
+    warmup = config.get("phrase_epochs", 0)
+    if phrases and not warmup:
+        train_pairs = train_pairs + phrases
+    zoo_model, trained = seq2seq.train(
+        Model, train_pairs, dev_pairs, config,
+        epochs=epochs, seed=seed, batch_size=batch_size, checkpoint_dir=checkpoint_dir, callbacks=callbacks,
+        symbols=symbols, assets=assets, warmup_pairs=phrases if warmup else (), warmup_epochs=warmup,
+    )
+    if output is not None:
+        zoo_model.save(output, training=trained)
+    return zoo_model, trained
+
+
+# --- evaluation ------------------------------------------------------------
+
+
+def scores(hypotheses, references):
+    import sacrebleu
+
+    return {
+        "bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
+        "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
+    }
+
+
+def evaluate(zoo_model, *, baselines=True, beam_size=5):
+    """BLEU and chrF on the test split: greedy, beam search, and the word-by-word baseline."""
+    train_pairs, _, test_pairs = data()
+    sources = [de for de, _ in test_pairs]
+    references = [en for _, en in test_pairs]
+    results = {
+        "LSTM seq2seq, greedy": scores(zoo_model.translate(sources, beam_size=1), references),
+        f"LSTM seq2seq, beam {beam_size}": scores(zoo_model.translate(sources, beam_size=beam_size), references),
+    }
+    if baselines:
+        words = german_english.lexicon(train_pairs)
+        results["word-by-word dictionary lookup"] = scores(
+            [german_english.word_by_word(de, words) for de in sources], references
+        )
+    return results
+
+
+def metrics_table(results):
+    lines = ["| system | BLEU | chrF |", "|---|---|---|"]
+    for name, values in results.items():
+        lines.append(f"| {name} | {values['bleu']:.2f} | {values['chrf']:.2f} |")
+    return "\n".join(lines)
+
+
+def plot(zoo_model, path, sentences=None):
+    """Attention maps of a few test sentences' greedy translations."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sentences = sentences or [de for de, _ in data()[2][:4]]
+    figure, axes = plt.subplots(2, 2, figsize=(12, 10))
+    for axis, sentence in zip(axes.flat, sentences):
+        source, output, weights = zoo_model.attention(sentence)
+        axis.imshow(weights, cmap="Greys", aspect="auto", vmin=0, vmax=1)
+        axis.set_xticks(range(len(source)), source, rotation=90, fontsize=8)
+        axis.set_yticks(range(len(output)), output, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+# --- `keras-lstm zoo run de-en-translator "SENTENCE" ...` -------------------
+
+
+def run(zoo_model, argv):
+    parser = argparse.ArgumentParser(prog=f"keras-lstm zoo run {NAME}", description="Translate German sentences to English.")
+    parser.add_argument("sentences", nargs="+", help="German sentences")
+    parser.add_argument("--beam", type=int, default=5, help="beam size (1: greedy)")
+    args = parser.parse_args(argv)
+    for translation in zoo_model.translate(args.sentences, beam_size=args.beam):
+        print(translation)
+    return 0
