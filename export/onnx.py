@@ -476,11 +476,7 @@ def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=No
     onnx_model = onnx.helper.make_model(
         onnx_graph, opset_imports=[onnx.helper.make_opsetid("", opset)], producer_name="keras-lstm"
     )
-    onnx.checker.check_model(onnx_model, full_check=True)
-    if quantize not in (None, "dynamic"):
-        raise ValueError(f"`quantize` must be None or 'dynamic'. Received: quantize={quantize!r}")
-    if quantize:
-        onnx_model = _quantize_dynamic(onnx_model)
+    onnx_model = _checked_and_quantized(onnx, onnx_model, quantize)
     report = {
         "path": str(path),
         "lstm_nodes": sum(node.op_type in ("LSTM", "DynamicQuantizeLSTM") for node in onnx_model.graph.node),
@@ -518,11 +514,7 @@ def _to_onnx_functional(onnx, model, path, opset, verify, sample_inputs, toleran
         opset_imports=[onnx.helper.make_opsetid("", opset)],
         producer_name="keras-lstm",
     )
-    onnx.checker.check_model(onnx_model, full_check=True)
-    if quantize not in (None, "dynamic"):
-        raise ValueError(f"`quantize` must be None or 'dynamic'. Received: quantize={quantize!r}")
-    if quantize:
-        onnx_model = _quantize_dynamic(onnx_model)
+    onnx_model = _checked_and_quantized(onnx, onnx_model, quantize)
     report = {
         "path": str(path),
         "inputs": input_names,
@@ -552,6 +544,14 @@ def _to_onnx_functional(onnx, model, path, opset, verify, sample_inputs, toleran
         report["max_error"] = error
     onnx.save(onnx_model, str(path))
     return report
+
+
+def _checked_and_quantized(onnx, onnx_model, quantize):
+    """The model after ONNX's full check, int8-quantized with `quantize="dynamic"`."""
+    onnx.checker.check_model(onnx_model, full_check=True)
+    if quantize not in (None, "dynamic"):
+        raise ValueError(f"`quantize` must be None or 'dynamic'. Received: quantize={quantize!r}")
+    return _quantize_dynamic(onnx_model) if quantize else onnx_model
 
 
 def _quantize_dynamic(onnx_model):

@@ -244,17 +244,28 @@ def to_tflite(
         actual = run["outputs"]
         if streaming and actual.ndim != expected.ndim:  # the model returns its last output
             actual = actual[:, -1]
-        error = float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-12))
-        limit = tolerance if tolerance is not None else (0.1 if quantize else 1e-4)
-        if not error < limit:
-            raise RuntimeError(
-                f"The TFLite model disagrees with the Keras model: relative error {error:.2e} "
-                f"(tolerance {limit:.0e}). Nothing was written."
-            )
-        report["max_error"] = error
+        report["max_error"] = _check_agreement({"outputs": (actual, expected)}, quantize, tolerance)
     with open(path, "wb") as file:
         file.write(flatbuffer)
     return report
+
+
+def _check_agreement(pairs, quantize, tolerance):
+    """The largest relative error over {output name: (TFLite's, Keras's)}; a RuntimeError
+    (and nothing written) when it reaches the tolerance."""
+    errors = {
+        name: float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-12))
+        for name, (actual, expected) in pairs.items()
+    }
+    worst = max(errors, key=errors.get)
+    limit = tolerance if tolerance is not None else (0.1 if quantize else 1e-4)
+    if not errors[worst] < limit:
+        where = f" in output {worst!r}" if len(errors) > 1 else ""
+        raise RuntimeError(
+            f"The TFLite model disagrees with the Keras model: relative error {errors[worst]:.2e}{where} "
+            f"(tolerance {limit:.0e}). Nothing was written."
+        )
+    return errors[worst]
 
 
 def _to_tflite_functional(model, path, batch_size, steps, quantize, verify, sample_inputs, tolerance):
@@ -289,17 +300,11 @@ def _to_tflite_functional(model, path, batch_size, steps, quantize, verify, samp
     }
     if verify:
         expected = keras.tree.flatten(model(samples if len(samples) > 1 else samples[0], training=False))
-        errors = []
-        for name, value in zip(output_names, expected):
-            value = np.asarray(keras.ops.convert_to_numpy(value), np.float64)
-            errors.append(float(np.abs(run["outputs"][name] - value).max() / max(np.abs(value).max(), 1e-12)))
-        error, limit = max(errors), tolerance if tolerance is not None else (0.1 if quantize else 1e-4)
-        if not error < limit:
-            raise RuntimeError(
-                f"The TFLite model disagrees with the Keras model: relative error {error:.2e} in output "
-                f"{output_names[int(np.argmax(errors))]!r} (tolerance {limit:.0e}). Nothing was written."
-            )
-        report["max_error"] = error
+        pairs = {
+            name: (run["outputs"][name], np.asarray(keras.ops.convert_to_numpy(value), np.float64))
+            for name, value in zip(output_names, expected)
+        }
+        report["max_error"] = _check_agreement(pairs, quantize, tolerance)
     with open(path, "wb") as file:
         file.write(flatbuffer)
     return report

@@ -1,6 +1,7 @@
 """The `keras-lstm` command.
 
     keras-lstm demo
+    keras-lstm chat [--beam N]                   (talk to the qa-chatbot zoo model)
     keras-lstm zoo list|train|evaluate|run ...   (see keras_lstm/zoo/cli.py)
     keras-lstm export MODEL.keras --format onnx|tflite --out PATH
                       [--streaming] [--quantize dynamic|int8] [--batch-size 1]
@@ -45,10 +46,20 @@ def _demo(args):
     return demo.main()
 
 
+def _chat(args):
+    from keras_lstm.zoo import qa_chatbot
+
+    if args.beam < 1:
+        raise ValueError(f"--beam {args.beam}: expected 1 or more")
+    return qa_chatbot.chat(sys.stdin, sys.stdout, beam_size=args.beam)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="keras-lstm", description="keras-lstm tools")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the zoo models, export one, check parity")
+    chat = commands.add_parser("chat", help="talk to the qa-chatbot model (reads lines from stdin)")
+    chat.add_argument("--beam", type=int, default=1, help="beam size (1: greedy)")
     export = commands.add_parser("export", help="export a saved .keras model to ONNX or TFLite")
     export.add_argument("model", help="a .keras file")
     export.add_argument("--format", choices=("onnx", "tflite"), required=True)
@@ -63,6 +74,8 @@ def main(argv=None):
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "chat":
+            return _chat(args)
         if args.command == "zoo":
             return zoo_cli.main(args)
         _export(args)

@@ -2,7 +2,10 @@
 
 1. electricity-forecaster forecasts each of the 14 held-out days.
 2. digit-speech-recognizer listens to held-out connected digit strings.
-3. The forecaster's network is exported to ONNX and TFLite and run in
+3. qa-chatbot replies to held-out prompts, reads a generated story and
+   answers a question about it; its encoder and decoder step are exported
+   to ONNX and decode the same replies in onnxruntime.
+4. The forecaster's network is exported to ONNX and TFLite and run in
    onnxruntime and LiteRT beside Keras.
 
 Run: `KERAS_BACKEND=jax python -m keras_lstm.demo` (any backend).
@@ -61,6 +64,27 @@ def recognizer_demo():
     print(f"  single digits, official test takes (250 recordings): {accuracy:.1f}% recognised")
 
 
+def chatbot_demo():
+    from keras_lstm.zoo import babi_tasks, qa_chatbot, seq2seq
+
+    chatbot = zoo.load("qa-chatbot")
+    splits = qa_chatbot.data()
+    test = splits["chatterbot"][2][:4] + splits["alice"][2][:4]
+    prompts = [prompt for prompt, _ in test]
+    replies = chatbot.reply(prompts)
+    print("\n== qa-chatbot: held-out prompts (never seen in training) ==")
+    for (prompt, expected), reply in zip(test, replies):
+        print(f"  > {prompt}\n    model: {reply}\n    data:  {expected}")
+    with tempfile.TemporaryDirectory() as folder:
+        seq2seq.export(chatbot, folder, formats=("onnx",))
+        in_onnx = [seq2seq.OnnxNetwork(folder).generate(prompt) for prompt in prompts]
+    same = sum(a == b for a, b in zip(in_onnx, replies))
+    print(f"  exported encoder + decoder step (ONNX): {same}/{len(prompts)} replies identical in onnxruntime")
+    story, question, answer = babi_tasks.examples(2, 1, seed=7)[0]
+    print("  story: " + " ".join(story))
+    print(f"  {question} model: {chatbot.answer(story, question)}  (true: {answer})")
+
+
 def export_demo(forecaster):
     from keras_lstm.export.onnx import to_onnx
     from keras_lstm.export.tflite import to_tflite
@@ -89,6 +113,7 @@ def main(argv=None):
     print(f"keras-lstm demo on the {keras.backend.backend()} backend")
     forecaster = forecaster_demo()
     recognizer_demo()
+    chatbot_demo()
     export_demo(forecaster)
     print(f"\ndone in {time.perf_counter() - start:.0f} s")
     return 0

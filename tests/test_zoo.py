@@ -11,8 +11,8 @@ from keras_lstm.zoo import artifacts
 from keras_lstm.zoo.base import WEIGHTS_FILE
 
 
-def test_list_models_names_both_part_one_models():
-    assert zoo.list_models() == ["digit-speech-recognizer", "electricity-forecaster"]
+def test_list_models_names_the_trained_models():
+    assert zoo.list_models() == ["digit-speech-recognizer", "electricity-forecaster", "qa-chatbot"]
 
 
 @pytest.mark.parametrize("name", [None, "", "electricity", 3])
@@ -21,7 +21,7 @@ def test_unknown_name_is_a_value_error_listing_the_models(name):
         zoo.load(name)
 
 
-@pytest.mark.parametrize("name", ["electricity-forecaster", "digit-speech-recognizer"])
+@pytest.mark.parametrize("name", ["electricity-forecaster", "digit-speech-recognizer", "qa-chatbot"])
 def test_committed_files_match_their_manifest(name):
     directory = artifacts.folder(name)
     manifest = artifacts.read_manifest(directory)
@@ -84,3 +84,28 @@ def test_weights_of_another_shape_are_a_clear_error(forecaster_copy):
     (forecaster_copy / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(artifacts.WeightsError, match="does not fit the model"):
         zoo.load("electricity-forecaster", forecaster_copy)
+
+
+def test_float16_storage_halves_the_file_and_loads_back_within_its_rounding(tmp_path):
+    import keras
+
+    from keras_lstm.zoo.base import ZooModel
+
+    class Tiny(ZooModel):
+        name = "tiny"
+
+        @classmethod
+        def build_model(cls, config):
+            return keras.Sequential([keras.Input((64,)), keras.layers.Dense(config["width"])])
+
+    model = Tiny.build_model({"width": 512})
+    Tiny(model, {"width": 512}).save(tmp_path / "float32")
+    Tiny.storage_dtype = "float16"
+    Tiny(model, {"width": 512}).save(tmp_path / "float16")
+    sizes = {d: (tmp_path / d / WEIGHTS_FILE).stat().st_size for d in ("float32", "float16")}
+    assert sizes["float16"] < 0.6 * sizes["float32"]  # the replaced arrays' space is given back
+    loaded = Tiny.load(tmp_path / "float16").model.get_weights()
+    for original, stored in zip(model.get_weights(), loaded):
+        assert stored.dtype == np.float32
+        np.testing.assert_allclose(stored, original, rtol=1e-3, atol=1e-7)
+        assert not np.array_equal(stored, original) or not original.any()

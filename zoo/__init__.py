@@ -2,7 +2,7 @@
 
     >>> from keras_lstm import zoo
     >>> zoo.list_models()
-    ['digit-speech-recognizer', 'electricity-forecaster']
+    ['digit-speech-recognizer', 'electricity-forecaster', 'qa-chatbot']
     >>> forecaster = zoo.load("electricity-forecaster")
     >>> forecaster.model        # the Keras model, on the active backend
 
@@ -17,6 +17,7 @@ import importlib
 _MODULES = {
     "electricity-forecaster": "keras_lstm.zoo.electricity_forecaster",
     "digit-speech-recognizer": "keras_lstm.zoo.digit_speech_recognizer",
+    "qa-chatbot": "keras_lstm.zoo.qa_chatbot",
 }
 
 

@@ -73,15 +73,25 @@ class ZooModel:
 
 
 def _store_as(path, dtype):
-    """Rewrites every float32 array of a Keras weights file in `dtype`."""
+    """Rewrites a Keras weights file with every float32 array in `dtype`. The file is
+    written anew: HDF5 does not give back the space of a replaced array."""
+    import os
+
     import h5py
     import numpy as np
 
-    with h5py.File(path, "r+") as weights:
-        names = []
-        weights.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
-        for name in names:
-            if weights[name].dtype == np.float32:
-                data = weights[name][()].astype(dtype)
-                del weights[name]
-                weights.create_dataset(name, data=data)
+    rewritten = Path(f"{path}.{dtype}")
+    with h5py.File(path, "r") as source, h5py.File(rewritten, "w") as target:
+        target.attrs.update(source.attrs)
+
+        def copy(name, item):
+            if isinstance(item, h5py.Group):
+                target.require_group(name).attrs.update(item.attrs)
+                return
+            data = item[()]
+            if item.dtype == np.float32:
+                data = data.astype(dtype)
+            target.create_dataset(name, data=data).attrs.update(item.attrs)
+
+        source.visititems(copy)
+    os.replace(rewritten, path)

@@ -123,7 +123,7 @@ def train(output=None, *, per_task=1000, epochs=None, seed=0, batch_size=32, con
     held_out = len(rows) // 10  # a dev tenth, to watch for overfitting
     train_data = Batches(rows[held_out:], labels[held_out:], batch_size, seed)
     dev_data = Batches(rows[:held_out], labels[:held_out], 256, seed)
-    epochs = epochs or (60 if per_task <= 1000 else 20)
+    epochs = epochs or (60 if per_task <= 1000 else 10)
     model = Model.build_model(config)
     model.compile(optimizer=keras.optimizers.Adam(2e-3, clipnorm=1.0), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history, seconds = training.fit(
