@@ -370,43 +370,19 @@ json.dump([op["op_name"] for op in interpreter._get_ops_details()], open(folder 
 """
 
 
-def _run_named_in_subprocess(flatbuffer, inputs, output_names):
-    """Runs the flatbuffer's signature on named inputs in a child process: {"outputs": {name: array}, "ops"}."""
+def _run_litert(flatbuffer, runner, files, read_outputs):
+    """Writes the flatbuffer and `files` ({name: writer(path)}) to a temporary folder and runs
+    `runner` on it in a child process: the interpreter has been seen to segfault on
+    some models, and a crash here becomes a RuntimeError instead of killing the caller.
+    Returns {"outputs": read_outputs(folder), "ops": the op names the runner saw}."""
     with tempfile.TemporaryDirectory() as folder:
         with open(os.path.join(folder, "model.tflite"), "wb") as file:
             file.write(flatbuffer)
-        np.savez(os.path.join(folder, "inputs.npz"), **inputs)
+        for name, write in files.items():
+            write(os.path.join(folder, name))
         environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         run = subprocess.run(
-            [sys.executable, "-c", _NAMED_RUNNER, folder], capture_output=True, text=True, env=environment, timeout=300
-        )
-        if run.returncode != 0:
-            raise RuntimeError(
-                f"The LiteRT interpreter could not run the exported model (exit {run.returncode}):\n{run.stderr[-2000:]}"
-            )
-        with open(os.path.join(folder, "ops.json")) as file:
-            ops = json.load(file)
-        outputs = np.load(os.path.join(folder, "outputs.npz"))
-        return {"outputs": {name: outputs[name].astype(np.float64) for name in output_names}, "ops": ops}
-
-
-def _run_in_subprocess(flatbuffer, x, state_sizes=None):
-    """Runs the flatbuffer on `x` in the LiteRT interpreter, in a child process.
-
-    With `state_sizes` (a streaming model) it feeds x one step at a time,
-    each step's states into the next, from zero states. The interpreter has
-    been seen to segfault on some models; a crash here becomes a
-    RuntimeError instead of killing the caller.
-    """
-    with tempfile.TemporaryDirectory() as folder:
-        with open(os.path.join(folder, "model.tflite"), "wb") as file:
-            file.write(flatbuffer)
-        np.save(os.path.join(folder, "inputs.npy"), x)
-        with open(os.path.join(folder, "states.json"), "w") as file:
-            json.dump(state_sizes, file)
-        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        run = subprocess.run(
-            [sys.executable, "-c", _RUNNER, folder], capture_output=True, text=True, env=environment, timeout=300
+            [sys.executable, "-c", runner, folder], capture_output=True, text=True, env=environment, timeout=300
         )
         if run.returncode != 0:
             raise RuntimeError(
@@ -415,4 +391,32 @@ def _run_in_subprocess(flatbuffer, x, state_sizes=None):
             )
         with open(os.path.join(folder, "ops.json")) as file:
             ops = json.load(file)
-        return {"outputs": np.load(os.path.join(folder, "outputs.npy")).astype(np.float64), "ops": ops}
+        return {"outputs": read_outputs(folder), "ops": ops}
+
+
+def _run_named_in_subprocess(flatbuffer, inputs, output_names):
+    """Runs the flatbuffer's signature on named inputs: {"outputs": {name: array}, "ops"}."""
+
+    def read_outputs(folder):
+        outputs = np.load(os.path.join(folder, "outputs.npz"))
+        return {name: outputs[name].astype(np.float64) for name in output_names}
+
+    files = {"inputs.npz": lambda path: np.savez(path, **inputs)}
+    return _run_litert(flatbuffer, _NAMED_RUNNER, files, read_outputs)
+
+
+def _run_in_subprocess(flatbuffer, x, state_sizes=None):
+    """Runs the flatbuffer on `x` in the LiteRT interpreter.
+
+    With `state_sizes` (a streaming model) it feeds x one step at a time,
+    each step's states into the next, from zero states.
+    """
+
+    def write_states(path):
+        with open(path, "w") as file:
+            json.dump(state_sizes, file)
+
+    files = {"inputs.npy": lambda path: np.save(path, x), "states.json": write_states}
+    return _run_litert(
+        flatbuffer, _RUNNER, files, lambda folder: np.load(os.path.join(folder, "outputs.npy")).astype(np.float64)
+    )

@@ -77,7 +77,8 @@ def chatbot_demo():
         print(f"  > {prompt}\n    model: {reply}\n    data:  {expected}")
     with tempfile.TemporaryDirectory() as folder:
         seq2seq.export(chatbot, folder, formats=("onnx",))
-        in_onnx = [seq2seq.OnnxNetwork(folder).generate(prompt) for prompt in prompts]
+        exported = seq2seq.OnnxNetwork(folder)
+        in_onnx = [exported.generate(prompt) for prompt in prompts]
     same = sum(a == b for a, b in zip(in_onnx, replies))
     print(f"  exported encoder + decoder step (ONNX): {same}/{len(prompts)} replies identical in onnxruntime")
     story, question, answer = babi_tasks.examples(2, 1, seed=7)[0]

@@ -9,16 +9,8 @@ import pytest
 import keras_lstm
 from keras_lstm.export.onnx import to_onnx
 from keras_lstm.export.onnx_functional import sample_inputs
+from functional_models import UNITS, VOCABULARY, WIDTH, additive_decoder_step, decoder_step, randomize
 from support import relative_error
-
-VOCABULARY, WIDTH, UNITS = 30, 6, 5
-
-
-def randomize(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for weight in model.weights:
-        weight.assign((0.5 * rng.standard_normal(weight.shape)).astype("float32"))
-    return model
 
 
 def encoder():
@@ -34,35 +26,11 @@ def encoder():
     return randomize(keras.Model(ids, [outputs, keys, h, c], name="encoder"))
 
 
-def decoder_step(attention=keras.layers.Attention):
-    """(token, h, c, memory, memory mask) -> (scores, h, c, attention): one step from given states."""
-    token = keras.Input((1,), dtype="int32", name="token")
-    h, c = keras.Input((UNITS,), name="h"), keras.Input((UNITS,), name="c")
-    memory = keras.Input((None, 2 * UNITS), name="memory")
-    keys = keras.Input((None, UNITS), name="keys")
-    memory_mask = keras.Input((None,), dtype="bool", name="memory_mask")
-    x = keras.layers.Embedding(VOCABULARY, WIDTH)(token)
-    y, h_next, c_next = keras_lstm.LSTM(UNITS, return_sequences=True, return_state=True)(x, initial_state=[h, c])
-    context, weights = attention()([y, memory, keys], mask=[None, memory_mask], return_attention_scores=True)
-    scores = keras.layers.Dense(VOCABULARY)(keras.layers.Concatenate()([y, context]))
-    outputs = [
-        keras.layers.Reshape((-1,), name="scores")(scores),
-        keras.layers.Identity(name="h_next")(h_next),
-        keras.layers.Identity(name="c_next")(c_next),
-        keras.layers.Reshape((-1,), name="attention_weights")(weights),
-    ]
-    return randomize(keras.Model([token, h, c, memory, keys, memory_mask], outputs, name="decoder_step"))
-
-
 def forward_lstm_with_mask():
     ids = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(VOCABULARY, WIDTH, mask_zero=True)(ids)
     sequences, h, c = keras_lstm.LSTM(UNITS, return_sequences=True, return_state=True)(x)
     return randomize(keras.Model(ids, [sequences, h, c], name="masked_forward"))
-
-
-def additive_decoder_step():
-    return decoder_step(lambda: keras.layers.AdditiveAttention(use_scale=True))
 
 
 MODELS = {

@@ -6,7 +6,7 @@ import pytest
 
 import keras_lstm
 from keras_lstm.export.tflite import to_tflite
-from test_export_onnx_functional import VOCABULARY, WIDTH, UNITS, additive_decoder_step, decoder_step, randomize
+from functional_models import UNITS, VOCABULARY, WIDTH, additive_decoder_step, decoder_step, randomize
 
 STEPS = 7
 

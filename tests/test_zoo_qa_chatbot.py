@@ -47,6 +47,20 @@ def test_story_reader_answers_a_story(chatbot):
         chatbot.answer(["Mary went to Paris."], "Where is Mary?")
 
 
+def test_story_readers_come_from_beside_the_loaded_chat_model(chatbot, tmp_path):
+    import shutil
+
+    copy = tmp_path / "qa-chatbot"
+    shutil.copytree(chatbot.directory, copy)
+    # In the copy, the 10k reader's folder holds the 1k reader: its weights show which was read.
+    shutil.rmtree(copy / "story-reader-10k")
+    shutil.copytree(copy / "story-reader-1k", copy / "story-reader-10k")
+    read = qa_chatbot.Model.load(copy).story_reader("10k").model.get_weights()
+    one_k, ten_k = (chatbot.story_reader(size).model.get_weights() for size in ("1k", "10k"))
+    assert all((a == b).all() for a, b in zip(read, one_k))
+    assert not all((a == b).all() for a, b in zip(read, ten_k))
+
+
 @pytest.mark.parametrize("size", sorted(qa_chatbot.STORY_READERS))
 def test_story_reader_accuracies_reproduce(chatbot, size):
     recorded = chatbot.manifest["metrics"]["stories"][size]

@@ -30,8 +30,8 @@ def step_log_probabilities(network, source, prefix):
     for next_token in [None] + list(prefix):
         if next_token is not None:
             token = next_token
-        outputs = network.step([np.array([[token]], "int32"), h, c, memory, keys, mask])
-        logits, h, c, _ = (ops.convert_to_numpy(t).astype("float64") for t in outputs)
+        logits, h, c, _ = network.decode_step(np.array([[token]], "int32"), h, c, memory, keys, mask)
+    logits = logits.astype("float64")
     logits = logits[0] - logits[0].max()
     return logits - np.log(np.exp(logits).sum())
 
@@ -39,15 +39,21 @@ def step_log_probabilities(network, source, prefix):
 def exhaustive_best(network, source, max_length, length_penalty):
     """The EOS-terminated sequence of at most max_length steps with the best normalised score."""
     allowed = [t for t in range(CONFIG["vocabulary"]) if t not in (seq2seq.PAD, seq2seq.BOS, seq2seq.EOS)]
+    log_p = {}  # prefix -> log P(next | source, prefix), each prefix run once
+
+    def next_log_p(prefix):
+        if prefix not in log_p:
+            log_p[prefix] = step_log_probabilities(network, source, prefix)
+        return log_p[prefix]
+
     best, best_score = None, -np.inf
     for length in range(1, max_length + 1):
         for body in itertools.product(allowed, repeat=length - 1):
-            score = sum(step_log_probabilities(network, source, body[:k])[body[k]] for k in range(len(body)))
-            score += step_log_probabilities(network, source, body)[seq2seq.EOS]
+            score = sum(next_log_p(body[:k])[body[k]] for k in range(len(body)))
+            score += next_log_p(body)[seq2seq.EOS]
             if score / length**length_penalty > best_score:
                 best, best_score = list(body), score / length**length_penalty
     return best
-
 
 def test_beam_search_with_a_wide_beam_finds_the_best_sequence(network):
     rng = np.random.default_rng(0)

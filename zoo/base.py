@@ -21,11 +21,12 @@ class ZooModel:
     # variables (rounded to 1 part in 2,000, far below what decoding notices).
     storage_dtype = "float32"
 
-    def __init__(self, model, config, manifest=None, assets=None):
+    def __init__(self, model, config, manifest=None, assets=None, directory=None):
         self.model = model
         self.config = dict(config)
         self.manifest = manifest or {"config": self.config}
         self.assets = dict(assets or {})  # file name -> bytes
+        self.directory = directory  # where it was loaded from or last saved to (None: neither)
 
     @classmethod
     def build_model(cls, config):
@@ -42,7 +43,7 @@ class ZooModel:
             entry["file"]: artifacts.check_weights(directory, entry, what="model file").read_bytes()
             for entry in manifest.get("assets", [])
         }
-        return cls(model, manifest["config"], manifest, assets)
+        return cls(model, manifest["config"], manifest, assets, directory)
 
     def save(self, directory, **sections):
         """Writes the weights and the manifest; `sections` (training, metrics) go in the manifest."""
@@ -67,6 +68,7 @@ class ZooModel:
             **sections,
         }
         artifacts.write_manifest(directory, self.manifest)
+        self.directory = directory
 
     def __repr__(self):
         return f"<zoo model {self.name!r}: {self.model.count_params():,} parameters>"

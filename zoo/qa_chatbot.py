@@ -46,11 +46,13 @@ class Model(seq2seq.Seq2SeqModel):
         return self.generate(prompts, beam_size, argument="prompts")
 
     def story_reader(self, size="10k"):
+        """The story reader trained on `size` questions per task, from beside this chat model's
+        files (the committed ones for a model neither loaded nor saved)."""
         if size not in STORY_READERS:
             raise ValueError(f"size={size!r}; expected one of {sorted(STORY_READERS)}")
         cache = self.__dict__.setdefault("_readers", {})
         if size not in cache:
-            cache[size] = story_reader.Model.load(story_reader_dir(size))
+            cache[size] = story_reader.Model.load(story_reader_dir(size, self.directory))
         return cache[size]
 
     def answer(self, story, question):

@@ -1,0 +1,39 @@
+"""Small functional models (not chains) that both exporters' tests convert: a decoder step."""
+
+import keras
+import numpy as np
+
+import keras_lstm
+
+VOCABULARY, WIDTH, UNITS = 30, 6, 5
+
+
+def randomize(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        weight.assign((0.5 * rng.standard_normal(weight.shape)).astype("float32"))
+    return model
+
+
+def decoder_step(attention=keras.layers.Attention):
+    """(token, h, c, memory, memory mask) -> (scores, h, c, attention): one step from given states."""
+    token = keras.Input((1,), dtype="int32", name="token")
+    h, c = keras.Input((UNITS,), name="h"), keras.Input((UNITS,), name="c")
+    memory = keras.Input((None, 2 * UNITS), name="memory")
+    keys = keras.Input((None, UNITS), name="keys")
+    memory_mask = keras.Input((None,), dtype="bool", name="memory_mask")
+    x = keras.layers.Embedding(VOCABULARY, WIDTH)(token)
+    y, h_next, c_next = keras_lstm.LSTM(UNITS, return_sequences=True, return_state=True)(x, initial_state=[h, c])
+    context, weights = attention()([y, memory, keys], mask=[None, memory_mask], return_attention_scores=True)
+    scores = keras.layers.Dense(VOCABULARY)(keras.layers.Concatenate()([y, context]))
+    outputs = [
+        keras.layers.Reshape((-1,), name="scores")(scores),
+        keras.layers.Identity(name="h_next")(h_next),
+        keras.layers.Identity(name="c_next")(c_next),
+        keras.layers.Reshape((-1,), name="attention_weights")(weights),
+    ]
+    return randomize(keras.Model([token, h, c, memory, keys, memory_mask], outputs, name="decoder_step"))
+
+
+def additive_decoder_step():
+    return decoder_step(lambda: keras.layers.AdditiveAttention(use_scale=True))
