@@ -18,6 +18,8 @@ der; die; das :: the
 ist :: is
 ich {ppron}; icke [Berlin] ~mir ~mich :: I; me
 zu viele Alternativen | Einer. :: one | One. | Two.
+Viel Glück im neuen Job!; Alles Gute für den neuen Job! :: Good luck in your new job.; Best of luck in your new job!
+Er kam herein; sie ging hinaus. :: He came in; she went out.
 """
 
 
@@ -34,7 +36,30 @@ def test_sentence_pairs_are_aligned_full_sentences(dictionary):
         ("Das Haus ist groß.", "The house is big."),
         ("Wir bauen ein Haus.", "We are building a house."),
         ("Der Baum ist groß.", "The tree is tall."),
+        # Listed synonyms: each German sentence with each English one.
+        ("Viel Glück im neuen Job!", "Good luck in your new job."),
+        ("Viel Glück im neuen Job!", "Best of luck in your new job!"),
+        ("Alles Gute für den neuen Job!", "Good luck in your new job."),
+        ("Alles Gute für den neuen Job!", "Best of luck in your new job!"),
+        # A semicolon inside one sentence.
+        ("Er kam herein; sie ging hinaus.", "He came in; she went out."),
     ]
+
+
+def test_each_german_sentence_is_scored_against_all_its_translations(dictionary):
+    from keras_lstm.zoo import de_en_translator
+
+    test = german_english.with_references(german_english.sentence_pairs())
+    assert test[3] == ("Viel Glück im neuen Job!", ["Good luck in your new job.", "Best of luck in your new job!"])
+    sources = [de for de, _ in test]
+    assert len(sources) == len(set(sources)) == 6
+    references = [options for _, options in test]
+    # Each hypothesis is one of its sentence's references, most not the first one.
+    hypotheses = [options[-1] for options in references]
+    assert de_en_translator.scores(hypotheses, references) == {"bleu": pytest.approx(100), "chrf": pytest.approx(100)}
+    assert de_en_translator.scores(hypotheses, [options[:1] for options in references])["bleu"] < 90
+    with pytest.raises(ValueError, match="6 hypotheses and 5 reference lists"):
+        de_en_translator.scores(hypotheses, references[:5])
 
 
 def test_lexicon_picks_the_sense_the_training_pairs_use(dictionary):

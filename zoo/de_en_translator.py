@@ -122,19 +122,30 @@ def train(output=None, *, epochs=25, seed=0, batch_size=64, checkpoint_dir=None,
 
 
 def scores(hypotheses, references):
+    """Corpus BLEU and chrF of one hypothesis per sentence against its list of references."""
     import sacrebleu
 
+    if len(hypotheses) != len(references) or not all(references):
+        raise ValueError(
+            f"{len(hypotheses)} hypotheses and {len(references)} reference lists; expected one non-empty list each"
+        )
+    # sacrebleu takes reference streams of equal length: a sentence with fewer
+    # references repeats its first, which changes neither metric.
+    width = max(len(options) for options in references)
+    streams = [[options[k] if k < len(options) else options[0] for options in references] for k in range(width)]
     return {
-        "bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
-        "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
+        "bleu": sacrebleu.corpus_bleu(hypotheses, streams).score,
+        "chrf": sacrebleu.corpus_chrf(hypotheses, streams).score,
     }
 
 
 def evaluate(zoo_model, *, baselines=True, beam_size=5):
-    """BLEU and chrF on the test split: greedy, beam search, and the word-by-word baseline."""
+    """BLEU and chrF on the test split (each German sentence once, against all its
+    translations there): greedy, beam search, and the word-by-word baseline."""
     train_pairs, _, test_pairs = data()
-    sources = [de for de, _ in test_pairs]
-    references = [en for _, en in test_pairs]
+    test = german_english.with_references(test_pairs)
+    sources = [de for de, _ in test]
+    references = [options for _, options in test]
     results = {
         "LSTM seq2seq, greedy": scores(zoo_model.translate(sources, beam_size=1), references),
         f"LSTM seq2seq, beam {beam_size}": scores(zoo_model.translate(sources, beam_size=beam_size), references),
@@ -161,7 +172,7 @@ def plot(zoo_model, path, sentences=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sentences = sentences or [de for de, _ in data()[2][:4]]
+    sentences = sentences or [de for de, _ in german_english.with_references(data()[2])[:4]]
     figure, axes = plt.subplots(2, 2, figsize=(12, 10))
     for axis, sentence in zip(axes.flat, sentences):
         source, output, weights = zoo_model.attention(sentence)

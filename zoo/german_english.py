@@ -64,14 +64,37 @@ def is_sentence(text, shortest=3, longest=20):
     )
 
 
+def synonymous_sentences(text):
+    """The sentences of one side of an aligned alternative. Some list synonyms
+    ("Good luck in your new job.; Best of luck to you in your new job!"): each is
+    its own sentence. A semicolon inside one sentence ("He came; she left.") stays."""
+    pieces = [piece.strip() for piece in text.split(";")]
+    listed = len(pieces) > 1 and all(piece[:1].isupper() and piece[-1:] in (".", "?", "!") for piece in pieces)
+    return pieces if listed else [text]
+
+
 def sentence_pairs(path=None):
-    """The aligned full-sentence pairs, each once, in file order (about 18,000)."""
+    """The aligned full-sentence pairs, each once, in file order (about 16,400). An
+    alternative that lists synonymous sentences gives every German one with every
+    English one."""
     seen, pairs = set(), []
-    for de, en in aligned_alternatives(path):
-        if is_sentence(de) and is_sentence(en) and (de, en) not in seen:
-            seen.add((de, en))
-            pairs.append((de, en))
+    for de_text, en_text in aligned_alternatives(path):
+        for de in synonymous_sentences(de_text):
+            for en in synonymous_sentences(en_text):
+                if is_sentence(de) and is_sentence(en) and (de, en) not in seen:
+                    seen.add((de, en))
+                    pairs.append((de, en))
     return pairs
+
+
+def with_references(pairs):
+    """[(German sentence, [its English translations])]: each German sentence once, in the
+    order first seen, with every translation the pairs give it (the split keeps them
+    together), so a translation is scored against all of them."""
+    references = {}
+    for de, en in pairs:
+        references.setdefault(de, []).append(en)
+    return list(references.items())
 
 
 # Conjugation rows ("er/sie/es kann :: he/she/it can") give inflected verbs
