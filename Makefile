@@ -36,14 +36,18 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	KERAS_BACKEND=$(DEMO_BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m keras_lstm.demo
 
-# One pytest process per backend: KERAS_BACKEND is read once, at the first
+# One pytest run per backend: KERAS_BACKEND is read once, at the first
 # `import keras`. KERAS_HOME points at a fresh folder so no user config leaks in.
+# Each run spreads the test files over PYTEST_WORKERS processes (pytest-xdist;
+# a file stays in one process, so its module fixtures load once): most tests
+# spend their time tracing and compiling on one thread.
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
 	@status=0; for backend in $(BACKENDS); do \
 	  echo "=== backend: $$backend ==="; \
 	  home=$$(mktemp -d); \
 	  KERAS_BACKEND=$$backend KERAS_HOME=$$home TF_CPP_MIN_LOG_LEVEL=3 \
-	    $(BIN)/python -m pytest $(PYTEST_ARGS) || status=1; \
+	    $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS) || status=1; \
 	  rm -rf $$home; \
 	done; exit $$status
 

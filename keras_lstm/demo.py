@@ -5,7 +5,9 @@
 3. qa-chatbot replies to held-out prompts, reads a generated story and
    answers a question about it; its encoder and decoder step are exported
    to ONNX and decode the same replies in onnxruntime.
-4. The forecaster's network is exported to ONNX and TFLite and run in
+4. de-en-translator translates held-out German sentences, beside the
+   word-by-word dictionary baseline.
+5. The forecaster's network is exported to ONNX and TFLite and run in
    onnxruntime and LiteRT beside Keras.
 
 Run: `KERAS_BACKEND=jax python -m keras_lstm.demo` (any backend).
@@ -86,6 +88,23 @@ def chatbot_demo():
     print(f"  {question} model: {chatbot.answer(story, question)}  (true: {answer})")
 
 
+def translator_demo():
+    from keras_lstm.zoo import de_en_translator, german_english
+
+    print("\n== de-en-translator: held-out German sentences ==")
+    try:
+        train, _, test = de_en_translator.data()
+    except FileNotFoundError as missing:
+        print(f"  skipped: {missing}")
+        return
+    translator = zoo.load("de-en-translator")
+    test = german_english.with_references(test)[:4]
+    words = german_english.lexicon(train)
+    for (german, references), english in zip(test, translator.translate([de for de, _ in test])):
+        print(f"  {german}\n    model:        {english}\n    word by word: "
+              f"{german_english.word_by_word(german, words)}\n    dictionary:   {references[0]}")
+
+
 def export_demo(forecaster):
     from keras_lstm.export.onnx import to_onnx
     from keras_lstm.export.tflite import to_tflite
@@ -115,6 +134,7 @@ def main(argv=None):
     forecaster = forecaster_demo()
     recognizer_demo()
     chatbot_demo()
+    translator_demo()
     export_demo(forecaster)
     print(f"\ndone in {time.perf_counter() - start:.0f} s")
     return 0

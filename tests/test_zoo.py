@@ -12,7 +12,7 @@ from keras_lstm.zoo.base import WEIGHTS_FILE
 
 
 def test_list_models_names_the_trained_models():
-    assert zoo.list_models() == ["digit-speech-recognizer", "electricity-forecaster", "qa-chatbot"]
+    assert zoo.list_models() == ["de-en-translator", "digit-speech-recognizer", "electricity-forecaster", "qa-chatbot"]
 
 
 @pytest.mark.parametrize("name", [None, "", "electricity", 3])
@@ -21,7 +21,7 @@ def test_unknown_name_is_a_value_error_listing_the_models(name):
         zoo.load(name)
 
 
-@pytest.mark.parametrize("name", ["electricity-forecaster", "digit-speech-recognizer", "qa-chatbot"])
+@pytest.mark.parametrize("name", ["electricity-forecaster", "digit-speech-recognizer", "qa-chatbot", "de-en-translator"])
 def test_committed_files_match_their_manifest(name):
     directory = artifacts.folder(name)
     manifest = artifacts.read_manifest(directory)

@@ -2,7 +2,7 @@
 
     >>> from keras_lstm import zoo
     >>> zoo.list_models()
-    ['digit-speech-recognizer', 'electricity-forecaster', 'qa-chatbot']
+    ['de-en-translator', 'digit-speech-recognizer', 'electricity-forecaster', 'qa-chatbot']
     >>> forecaster = zoo.load("electricity-forecaster")
     >>> forecaster.model        # the Keras model, on the active backend
 
@@ -18,6 +18,7 @@ _MODULES = {
     "electricity-forecaster": "keras_lstm.zoo.electricity_forecaster",
     "digit-speech-recognizer": "keras_lstm.zoo.digit_speech_recognizer",
     "qa-chatbot": "keras_lstm.zoo.qa_chatbot",
+    "de-en-translator": "keras_lstm.zoo.de_en_translator",
 }
 
 

@@ -5,7 +5,7 @@ Data: the aligned example sentences of Debian's `trans-de-en` dictionary
 sentence in two splits. Subwords: one sentencepiece BPE vocabulary learned
 from the training sentences of both languages. Network: `seq2seq.Network`
 (bidirectional `keras_lstm.LSTM` encoder, `keras_lstm.LSTM` decoder with
-Luong attention). Decoding: greedy or beam search.
+additive attention). Decoding: greedy or beam search.
 
 Baseline: word-by-word lookup in the same dictionary (`german_english.word_by_word`).
 Metrics: BLEU and chrF from sacrebleu on the test split.
@@ -16,11 +16,13 @@ import argparse
 from keras_lstm.zoo import german_english, seq2seq
 
 NAME = "de-en-translator"
-DEFAULT_CONFIG = dict(seq2seq.DEFAULT_CONFIG)
-
-
-LEXICON_FILE = "lexicon.json.gz"
-GLOSS = "<gloss>"
+# Sennrich & Zhang (2019) for small data: a small BPE vocabulary, dropout on
+# whole words as well as units, label smoothing. The dictionary's words and
+# short phrases are mixed into the sentence pairs (see `relevant_phrases`).
+DEFAULT_CONFIG = {
+    **seq2seq.DEFAULT_CONFIG, "vocabulary": 2000, "embedding": 192, "word_dropout": 0.1,
+    "label_smoothing": 0.1, "dictionary_phrases": 100_000,
+}
 
 
 class Model(seq2seq.Seq2SeqModel):
@@ -28,46 +30,13 @@ class Model(seq2seq.Seq2SeqModel):
 
     name = NAME
 
-    @property
-    def lexicon(self):
-        if not hasattr(self, "_lexicon"):
-            self._lexicon = read_lexicon(self.assets[LEXICON_FILE]) if LEXICON_FILE in self.assets else None
-        return self._lexicon
-
-    def source_text(self, sentence):
-        """What the encoder reads: the sentence, and with a gloss model its word-by-word gloss."""
-        sentence = german_english.normalize(sentence)
-        if not self.config.get("gloss"):
-            return sentence
-        return glossed(sentence, self.lexicon)
-
     def translate(self, sentences, beam_size=5, length_penalty=1.0):
         """English for one German sentence (str) or a list of them; `beam_size=1` decodes greedily."""
         if isinstance(sentences, str):
-            sentences = self.source_text(sentences)
+            sentences = german_english.normalize(sentences)
         elif isinstance(sentences, (list, tuple)):
-            sentences = [self.source_text(s) if isinstance(s, str) and s.strip() else s for s in sentences]
+            sentences = [german_english.normalize(s) if isinstance(s, str) and s.strip() else s for s in sentences]
         return self.generate(sentences, beam_size, length_penalty, argument="sentences")
-
-
-def glossed(sentence, words):
-    """The German sentence followed by its word-by-word English gloss: the encoder sees
-    each word's dictionary translation beside it (the model learns to post-edit it)."""
-    return f"{sentence} {GLOSS} {german_english.word_by_word(sentence, words)}"
-
-
-def write_lexicon(words):
-    import gzip
-    import json
-
-    return gzip.compress(json.dumps(words, ensure_ascii=False, sort_keys=True).encode("utf-8"), mtime=0)
-
-
-def read_lexicon(data):
-    import gzip
-    import json
-
-    return json.loads(gzip.decompress(data).decode("utf-8"))
 
 
 def data():
@@ -90,28 +59,17 @@ def relevant_phrases(train_pairs, count, seed):
     return [phrases[k] for k in sorted(order)]
 
 
-def train(output=None, *, epochs=25, seed=0, batch_size=64, checkpoint_dir=None, data_parallel=False, config=None, callbacks=()):
-    """The recipe: a vocabulary from the training sentences, then teacher forcing with Adam."""
+def train(output=None, *, epochs=30, seed=0, batch_size=64, checkpoint_dir=None, data_parallel=False, config=None, callbacks=()):
+    """The recipe: a vocabulary from the training sentences and phrases, then teacher forcing with Adam."""
     if data_parallel:
         raise ValueError("de-en-translator trains on one device: --data-parallel is for the other recipes")
     train_pairs, dev_pairs, _ = data()
     config = {**DEFAULT_CONFIG, **(config or {})}
-    assets, symbols = {}, ()
-    if config.get("gloss"):
-        words = german_english.lexicon(train_pairs)
-        assets, symbols = {LEXICON_FILE: write_lexicon(words)}, (GLOSS,)
-    phrases = relevant_phrases(train_pairs, config["dictionary_phrases"], seed) if config.get("dictionary_phrases") else []
-    if config.get("gloss"):
-        train_pairs = [(glossed(de, words), en) for de, en in train_pairs]
-        dev_pairs = [(glossed(de, words), en) for de, en in dev_pairs]
-        phrases = [(glossed(de, words), en) for de, en in phrases]
-    warmup = config.get("phrase_epochs", 0)
-    if phrases and not warmup:
-        train_pairs = train_pairs + phrases
+    if config.get("dictionary_phrases"):
+        train_pairs = train_pairs + relevant_phrases(train_pairs, config["dictionary_phrases"], seed)
     zoo_model, trained = seq2seq.train(
         Model, train_pairs, dev_pairs, config,
         epochs=epochs, seed=seed, batch_size=batch_size, checkpoint_dir=checkpoint_dir, callbacks=callbacks,
-        symbols=symbols, assets=assets, warmup_pairs=phrases if warmup else (), warmup_epochs=warmup,
     )
     if output is not None:
         zoo_model.save(output, training=trained)
@@ -141,15 +99,15 @@ def scores(hypotheses, references):
 
 def evaluate(zoo_model, *, baselines=True, beam_size=5):
     """BLEU and chrF on the test split (each German sentence once, against all its
-    translations there): greedy, beam search, and the word-by-word baseline."""
+    translations there): greedy, beam search (none with `beam_size=None`), and the
+    word-by-word baseline."""
     train_pairs, _, test_pairs = data()
     test = german_english.with_references(test_pairs)
     sources = [de for de, _ in test]
     references = [options for _, options in test]
-    results = {
-        "LSTM seq2seq, greedy": scores(zoo_model.translate(sources, beam_size=1), references),
-        f"LSTM seq2seq, beam {beam_size}": scores(zoo_model.translate(sources, beam_size=beam_size), references),
-    }
+    results = {"LSTM seq2seq, greedy": scores(zoo_model.translate(sources, beam_size=1), references)}
+    if beam_size:
+        results[f"LSTM seq2seq, beam {beam_size}"] = scores(zoo_model.translate(sources, beam_size=beam_size), references)
     if baselines:
         words = german_english.lexicon(train_pairs)
         results["word-by-word dictionary lookup"] = scores(

@@ -45,16 +45,15 @@ class Subwords:
         self.processor = sentencepiece.SentencePieceProcessor(model_proto=self.model_bytes)
 
     @classmethod
-    def train(cls, texts, vocab_size, symbols=()):
-        """Learns a vocabulary from `texts` (deterministic: one thread, fixed order);
-        `symbols` are kept whole (markers such as "<gloss>")."""
+    def train(cls, texts, vocab_size):
+        """Learns a vocabulary from `texts` (deterministic: one thread, fixed order)."""
         import sentencepiece
 
         model = io.BytesIO()
         sentencepiece.SentencePieceTrainer.train(
             sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size, model_type="bpe",
             pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, character_coverage=1.0, num_threads=1,
-            minloglevel=2, hard_vocab_limit=False, user_defined_symbols=list(symbols),
+            minloglevel=2, hard_vocab_limit=False,
         )
         return cls(model.getvalue())
 
@@ -448,54 +447,31 @@ def encode_pairs(subwords, pairs):
     return [(s, t) for s, t in encoded if len(s) <= MAX_SUBWORDS and len(t) < MAX_SUBWORDS]
 
 
-def train(model_class, train_pairs, dev_pairs, config, *, epochs, seed, batch_size, checkpoint_dir, callbacks=(),
-          symbols=(), assets=None, warmup_pairs=(), warmup_epochs=0):
+def train(model_class, train_pairs, dev_pairs, config, *, epochs, seed, batch_size, checkpoint_dir, callbacks=()):
     """The shared recipe: a subword vocabulary from the training texts, then teacher
-    forcing with Adam; returns (zoo model, training record).
-
-    With `warmup_pairs`, the first `warmup_epochs` train on them alone (a
-    curriculum: short pairs, such as dictionary phrases, on which attention
-    learns to align quickly), then `epochs` on `train_pairs`.
-    """
+    forcing with Adam; returns (zoo model, training record)."""
     keras.utils.set_random_seed(seed)
-    texts = [text for pair in list(train_pairs) + list(warmup_pairs) for text in pair]
-    subwords = Subwords.train(texts, config["vocabulary"], symbols)
+    subwords = Subwords.train([text for pair in train_pairs for text in pair], config["vocabulary"])
     config = {**config, "vocabulary": len(subwords)}
     examples = encode_pairs(subwords, train_pairs)
     dataset = Batches(examples, batch_size, seed)
     validation = Batches(encode_pairs(subwords, dev_pairs), batch_size, seed)
-    stages = [(Batches(encode_pairs(subwords, warmup_pairs), batch_size, seed), warmup_epochs, "warmup")] if warmup_epochs else []
-    stages.append((dataset, epochs, "main"))
     model = model_class.build_model(config)
-    compile_for_training(
-        model, sum(len(data) * count for data, count, _ in stages), label_smoothing=config.get("label_smoothing", 0.0)
-    )
+    compile_for_training(model, epochs * len(dataset), label_smoothing=config.get("label_smoothing", 0.0))
     print(f"{model_class.name}: {len(examples)} training pairs, {len(subwords)} subwords, "
           f"{model.count_params():,} parameters, backend {keras.backend.backend()}")
     checkpoint_dir = checkpoint_dir or training.default_checkpoint_dir(model_class.name)
-    seconds = 0.0
-    for data, count, stage in stages:
-        # One resumable checkpoint per stage; a finished stage deletes its own.
-        done = Path(checkpoint_dir) / f"{stage}.done"
-        if done.exists():
-            model.load_weights(done / "model.weights.h5")
-            continue
-        history, elapsed = training.fit(
-            model, data, None, validation_data=validation, checkpoint_dir=Path(checkpoint_dir) / stage,
-            epochs=count, verbose=1, callbacks=callbacks,
-        )
-        seconds += elapsed
-        if stage != "main":
-            done.mkdir(parents=True, exist_ok=True)
-            model.save_weights(done / "model.weights.h5")
+    history, seconds = training.fit(
+        model, dataset, None, validation_data=validation, checkpoint_dir=checkpoint_dir,
+        epochs=epochs, verbose=1, callbacks=callbacks,
+    )
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     trained = {
-        "seed": seed, "epochs": epochs, "warmup_epochs": warmup_epochs, "batch_size": batch_size,
+        "seed": seed, "epochs": epochs, "batch_size": batch_size,
         "backend": keras.backend.backend(), "seconds": round(seconds, 1), "training_pairs": len(examples),
-        "warmup_pairs": len(warmup_pairs),
         "final_loss": float(history.history["loss"][-1]), "final_dev_loss": float(history.history["val_loss"][-1]),
     }
-    return model_class(model, config, assets={SUBWORDS_FILE: subwords.model_bytes, **(assets or {})}), trained
+    return model_class(model, config, assets={SUBWORDS_FILE: subwords.model_bytes}), trained
 
 
 EXPORTED_FILES = {"onnx": ("encoder.onnx", "decoder_step.onnx"), "tflite": ("encoder.tflite", "decoder_step.tflite")}
@@ -505,8 +481,6 @@ def export(zoo_model, folder, formats=("onnx", "tflite"), max_source_length=MAX_
     """Writes the encoder and one decoder step of `zoo_model` to `folder` as separate models
     (ONNX: dynamic batch and lengths; TFLite: batch 1, sources padded to `max_source_length`),
     each checked against Keras by the exporter, plus the subword vocabulary. Returns the reports."""
-    from pathlib import Path
-
     from keras_lstm.export.onnx import to_onnx
     from keras_lstm.export.tflite import to_tflite
 
@@ -531,8 +505,6 @@ class OnnxNetwork:
 
     def __init__(self, folder):
         import onnxruntime
-
-        from pathlib import Path
 
         encoder, step = (Path(folder) / name for name in EXPORTED_FILES["onnx"])
         options = {"providers": ["CPUExecutionProvider"]}
