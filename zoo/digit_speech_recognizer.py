@@ -64,70 +64,18 @@ class UtteranceNormalization(keras.layers.Layer):
     A microphone or room scales each band by its own factor, which the log
     turns into an offset: subtracting the recording's own band means removes
     it, which is what lets the model hear a speaker recorded elsewhere.
-    With `per_band=False` one mean and variance over all bands are used
-    instead: the spectrum's shape (a short clip's vowel) is kept, and the
-    microphone's colouring is left to `RandomEqualizer` in training.
     Statistics use the recording's frames only; zero padding (log-mel at its
     floor) is excluded and set to 0, so a recording's features do not depend
     on how much padding its batch needed.
     """
 
-    def __init__(self, per_band=True, **kwargs):
-        super().__init__(**kwargs)
-        self.per_band = per_band
-
     def call(self, log_mel):
         floor = float(np.log(LOG_FLOOR))
         valid = keras.ops.cast(keras.ops.max(log_mel, axis=-1, keepdims=True) > floor + 1e-3, log_mel.dtype)
-        axes = 1 if self.per_band else (1, 2)
-        count = keras.ops.sum(valid, axis=1, keepdims=True)
-        if not self.per_band:
-            count = count * keras.ops.cast(keras.ops.shape(log_mel)[2], log_mel.dtype)
-        count = keras.ops.maximum(count, 1.0)
-        mean = keras.ops.sum(log_mel * valid, axis=axes, keepdims=True) / count
-        variance = keras.ops.sum(keras.ops.square(log_mel - mean) * valid, axis=axes, keepdims=True) / count
+        count = keras.ops.maximum(keras.ops.sum(valid, axis=1, keepdims=True), 1.0)
+        mean = keras.ops.sum(log_mel * valid, axis=1, keepdims=True) / count
+        variance = keras.ops.sum(keras.ops.square(log_mel - mean) * valid, axis=1, keepdims=True) / count
         return (log_mel - mean) * keras.ops.rsqrt(variance + 1e-2) * valid
-
-    def get_config(self):
-        return {**super().get_config(), "per_band": self.per_band}
-
-
-@keras.saving.register_keras_serializable(package="keras_lstm.zoo")
-class RandomEqualizer(keras.layers.Layer):
-    """Training only: colours each recording like a random microphone.
-
-    Adds to the log-mel bands a random tilt of up to `max_tilt_db` from the
-    lowest to the highest band and a random bump (a band-wide Gaussian of up
-    to `max_bump_db`), the same over the whole recording.
-    """
-
-    def __init__(self, max_tilt_db=12.0, max_bump_db=8.0, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.max_tilt_db = max_tilt_db
-        self.max_bump_db = max_bump_db
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, log_mel, training=False):
-        if not training:
-            return log_mel
-        shape = keras.ops.shape(log_mel)
-        batch, bands = shape[0], shape[2]
-        position = keras.ops.cast(keras.ops.arange(bands), "float32")[None, :] / float(bands - 1)
-        nepers = float(np.log(10.0) / 10.0)  # dB of power -> natural log
-        tilt = keras.random.uniform((batch, 1), -1.0, 1.0, seed=self.seed_generator) * self.max_tilt_db
-        gain = keras.random.uniform((batch, 1), -1.0, 1.0, seed=self.seed_generator) * self.max_bump_db
-        centre = keras.random.uniform((batch, 1), 0.0, 1.0, seed=self.seed_generator)
-        width = keras.random.uniform((batch, 1), 0.05, 0.25, seed=self.seed_generator)
-        curve = tilt * (position - 0.5) + gain * keras.ops.exp(-0.5 * keras.ops.square((position - centre) / width))
-        floor = float(np.log(LOG_FLOOR))
-        speech = keras.ops.cast(keras.ops.max(log_mel, axis=-1, keepdims=True) > floor + 1e-3, log_mel.dtype)
-        return log_mel + (nepers * curve)[:, None, :] * speech
-
-    def get_config(self):
-        return {
-            **super().get_config(), "max_tilt_db": self.max_tilt_db, "max_bump_db": self.max_bump_db, "seed": self.seed,
-        }
 
 
 @keras.saving.register_keras_serializable(package="keras_lstm.zoo")
@@ -160,59 +108,6 @@ class SpecAugment(keras.layers.Layer):
         return {**super().get_config(), "max_bands": self.max_bands, "max_frames": self.max_frames, "seed": self.seed}
 
 
-@keras.saving.register_keras_serializable(package="keras_lstm.zoo")
-class FrequencyWarp(keras.layers.Layer):
-    """Training only: vocal tract length perturbation (Jaitly & Hinton 2013).
-
-    A longer or shorter vocal tract scales every formant by one factor. Each
-    recording's log-mel bands are resampled as if its frequencies were scaled
-    by a random factor in [1 - max_warp, 1 + max_warp], independently of its
-    duration and pitch (which the speed augmentation changes together with
-    the formants). The band centres are those of `mel_spectrogram`.
-    """
-
-    def __init__(self, max_warp=0.15, bands=40, min_freq=20.0, max_freq=3800.0, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.max_warp = max_warp
-        self.bands = bands
-        self.min_freq = min_freq
-        self.max_freq = max_freq
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    @staticmethod
-    def _mel(hertz):
-        return 1127.0 * keras.ops.log(1.0 + hertz / 700.0)
-
-    def call(self, log_mel, training=False):
-        if not training or self.max_warp == 0:
-            return log_mel
-        low, high = float(self._mel(self.min_freq)), float(self._mel(self.max_freq))
-        centres_mel = np.linspace(low, high, self.bands + 2)[1:-1]
-        centres_hertz = 700.0 * (np.exp(centres_mel / 1127.0) - 1.0)
-        batch = keras.ops.shape(log_mel)[0]
-        factor = keras.random.uniform((batch, 1), 1.0 - self.max_warp, 1.0 + self.max_warp, seed=self.seed_generator)
-        # Band k of the warped recording hears frequency centre_k / factor of the original.
-        source = (self._mel(keras.ops.convert_to_tensor(centres_hertz[None, :], "float32") / factor) - low)
-        source = keras.ops.clip(source / ((high - low) / (self.bands + 1)) - 1.0, 0.0, self.bands - 1.0)
-        below = keras.ops.floor(source)
-        above = keras.ops.minimum(below + 1.0, self.bands - 1.0)
-        weight = (source - below)[:, None, :]
-        frames = keras.ops.shape(log_mel)[1]
-
-        def gather(index):
-            index = keras.ops.broadcast_to(keras.ops.cast(index, "int32")[:, None, :], (batch, frames, self.bands))
-            return keras.ops.take_along_axis(log_mel, index, axis=2)
-
-        return gather(below) * (1.0 - weight) + gather(above) * weight
-
-    def get_config(self):
-        return {
-            **super().get_config(), "max_warp": self.max_warp, "bands": self.bands,
-            "min_freq": self.min_freq, "max_freq": self.max_freq, "seed": self.seed,
-        }
-
-
 def mel_spectrogram(bands, **kwargs):
     """Mel power spectrogram of 8 kHz audio: 25 ms windows every 10 ms, 20-3800 Hz."""
     return keras.layers.MelSpectrogram(
@@ -242,11 +137,7 @@ class Model(ZooModel):
         x = PeakNormalization(name="peak")(audio)
         x = mel_spectrogram(config["mel_bins"], name="mel")(x)
         x = LogMel(name="log_mel")(x)
-        if config.get("frequency_warp"):
-            x = FrequencyWarp(config["frequency_warp"], bands=config["mel_bins"], name="frequency_warp")(x)
-        if config.get("equalizer"):
-            x = RandomEqualizer(name="equalizer")(x)
-        x = UtteranceNormalization(per_band=config.get("per_band_normalization", True), name="cmvn")(x)
+        x = UtteranceNormalization(name="cmvn")(x)
         x = SpecAugment(name="spec_augment")(x)
         x = keras.layers.Conv1D(
             config["conv_filters"], 5, strides=SUBSAMPLING, padding="same", activation="relu", name="subsample"
@@ -334,24 +225,19 @@ class Batches(keras.utils.PyDataset):
         return audio, labels
 
 
-def training_examples(clips, rng, strings, synthetic=(), tempo=None):
+def training_examples(clips, rng, strings, synthetic=()):
     """Every training clip alone twice (as recorded, and with silence and noise around it),
     plus `strings` connected strings of 2-7 digits; all with speed and level augmentation.
-    `synthetic` clips (espeak-ng voices) are added alone, twice, like the recordings.
-    `tempo` = (slowest, fastest) also stretches every clip in time by a random rate in that range."""
+    `synthetic` clips (espeak-ng voices) are added alone, twice, like the recordings."""
     singles = list(clips) + list(synthetic)
-    recorded = [(spoken_digits.perturbed(clip, rng, tempo=tempo), [clip.digit]) for clip in singles]
-    padded = [
-        spoken_digits.connected_string([clip], rng, augment=True, tempo=tempo, snr_db=(20.0, 60.0)) for clip in singles
-    ]
-    return recorded + padded + spoken_digits.random_strings(
-        clips, strings, rng, lengths=(2, MAX_DIGITS), augment=True, tempo=tempo
-    )
+    recorded = [(spoken_digits.perturbed(clip, rng), [clip.digit]) for clip in singles]
+    padded = [spoken_digits.connected_string([clip], rng, augment=True, snr_db=(20.0, 60.0)) for clip in singles]
+    return recorded + padded + spoken_digits.random_strings(clips, strings, rng, lengths=(2, MAX_DIGITS), augment=True)
 
 
 def train(
     output=None, *, epochs=20, seed=0, batch_size=32, strings=3000, holdout_speaker=None, checkpoint_dir=None,
-    data_parallel=False, config=None, clips=None, callbacks=(), synthetic_voices=0, tempo=None,
+    data_parallel=False, config=None, clips=None, callbacks=(), synthetic_voices=0,
 ):
     """The recipe. `holdout_speaker` trains the leave-one-speaker-out model instead of the official one;
     `synthetic_voices` adds every digit from that many espeak-ng voices to the training data."""
@@ -364,7 +250,7 @@ def train(
         train_clips, _ = spoken_digits.official_split(clips)
     rng = np.random.default_rng(seed)
     synthetic = synthetic_digits.synthetic_clips(synthetic_voices, seed) if synthetic_voices else ()
-    examples = training_examples(train_clips, rng, strings, synthetic, tempo)
+    examples = training_examples(train_clips, rng, strings, synthetic)
     distribution = training.data_parallel() if data_parallel else None
     training.check_batch_size(batch_size, distribution)
     dataset = Batches(examples, batch_size, seed, training.device_count(distribution))
@@ -383,7 +269,7 @@ def train(
     zoo_model = Model(model, config)
     trained = {
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "strings": strings,
-        "synthetic_voices": synthetic_voices, "tempo": list(tempo) if tempo else None,
+        "synthetic_voices": synthetic_voices,
         "backend": keras.backend.backend(), "seconds": round(seconds, 1),
         "final_loss": float(history.history["loss"][-1]),
         "data_parallel_devices": training.device_count(distribution),

@@ -110,60 +110,26 @@ def speed(audio, factor):
     return np.interp(np.linspace(0, len(audio) - 1, length), np.arange(len(audio)), audio).astype("float32")
 
 
-def time_stretch(audio, rate, window=200, tolerance=60):
-    """Plays `audio` `rate` times faster at the same pitch and formants (WSOLA).
-
-    Waveform-similarity overlap-add (Verhelst & Roelands 1993): windows of
-    25 ms are taken every `rate` half-windows and overlapped every half
-    window; each is shifted by up to `tolerance` samples to where it best
-    correlates (normalised) with the previous one's continuation, so voiced speech keeps its periodicity.
-    """
-    hop = window // 2
-    taper = np.hanning(window).astype("float32")
-    source = np.concatenate([np.zeros(tolerance, "float32"), audio, np.zeros(2 * (window + tolerance), "float32")])
-    length = max(window, int(round(len(audio) / rate)))
-    out = np.zeros(length + window, "float32")
-    weight = np.zeros(length + window, "float32")
-    previous = tolerance  # where the last copied window started in `source`
-    for start in range(0, length, hop):
-        nominal = tolerance + int(round(start * rate))
-        if start == 0:
-            chosen = nominal
-        else:
-            natural = source[previous + hop : previous + hop + window]
-            region = source[nominal - tolerance : nominal + tolerance + window]
-            energy = np.convolve(region**2, np.ones(window, "float32"), "valid")
-            similarity = np.correlate(region, natural, "valid") / np.sqrt(energy + 1e-9)
-            chosen = nominal - tolerance + int(np.argmax(similarity))
-        out[start : start + window] += source[chosen : chosen + window] * taper
-        weight[start : start + window] += taper
-        previous = chosen
-    return (out / np.maximum(weight, 1e-3))[:length].astype("float32")
-
-
-def perturbed(clip, rng, augment=True, tempo=None):
-    """The clip at a peak of 1; with `augment`, also ±15% faster or slower and quieter,
-    and with `tempo` = (slowest, fastest) first stretched in time by a random rate in that range."""
+def perturbed(clip, rng, augment=True):
+    """The clip at a peak of 1; with `augment`, also ±15% faster or slower and quieter."""
     audio = clip.audio / (np.max(np.abs(clip.audio)) + 1e-6)
     if augment:
-        if tempo is not None:
-            audio = time_stretch(audio, rng.uniform(*tempo))
         audio = speed(audio, rng.uniform(0.85, 1.15)) * rng.uniform(0.5, 1.0)
     return audio.astype("float32")
 
 
-def connected_string(clips, rng, *, augment=False, tempo=None, pause=(0.05, 0.3), snr_db=(20.0, 40.0)):
+def connected_string(clips, rng, *, augment=False, pause=(0.05, 0.3), snr_db=(20.0, 40.0)):
     """Joins `clips` with random silences and adds noise: (audio, digits)."""
     pieces = [np.zeros(int(rng.uniform(0.0, 0.2) * SAMPLE_RATE), "float32")]
     for k, clip in enumerate(clips):
-        pieces.append(perturbed(clip, rng, augment, tempo))
+        pieces.append(perturbed(clip, rng, augment))
         gap = rng.uniform(*pause) if k < len(clips) - 1 else rng.uniform(0.0, 0.2)
         pieces.append(np.zeros(int(gap * SAMPLE_RATE), "float32"))
     audio = add_noise(np.concatenate(pieces), rng.uniform(*snr_db), rng)
     return audio.astype("float32"), [clip.digit for clip in clips]
 
 
-def random_strings(clips, count, rng, *, lengths=(3, 7), augment=False, tempo=None):
+def random_strings(clips, count, rng, *, lengths=(3, 7), augment=False):
     """`count` strings of `lengths[0]`-`lengths[1]` digits, each spoken by one speaker."""
     by_speaker = {}
     for clip in clips:
@@ -173,5 +139,5 @@ def random_strings(clips, count, rng, *, lengths=(3, 7), augment=False, tempo=No
     for _ in range(count):
         pool = by_speaker[speakers[rng.integers(len(speakers))]]
         chosen = [pool[i] for i in rng.integers(0, len(pool), rng.integers(lengths[0], lengths[1] + 1))]
-        strings.append(connected_string(chosen, rng, augment=augment, tempo=tempo))
+        strings.append(connected_string(chosen, rng, augment=augment))
     return strings
