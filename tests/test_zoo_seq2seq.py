@@ -11,14 +11,15 @@ from keras_lstm.zoo import seq2seq
 CONFIG = {"vocabulary": 7, "embedding": 6, "encoder_units": 5, "decoder_units": 4, "dropout": 0.0}
 
 
-@pytest.fixture(scope="module")
-def network():
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "lexical"])
+def network(request):
     import keras
 
     keras.utils.set_random_seed(3)
-    net = seq2seq.Network(CONFIG)
+    net = seq2seq.Network({**CONFIG, "lexical": request.param})
     # Larger weights than the initialisers give, so the scores differ clearly.
-    for layer in (net.logits, net.combine):
+    layers = [net.logits, net.combine] + ([net.lexical_logits, net.lexical_hidden] if request.param else [])
+    for layer in layers:
         layer.kernel.assign(layer.kernel * 4.0)
     return net
 

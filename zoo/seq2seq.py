@@ -5,7 +5,9 @@ a `keras_lstm.LSTM` whose h and c start from the encoder's final outputs
 (through dense bridges), additive attention over the encoder outputs
 (Bahdanau et al. 2015: score v . tanh(h_t + W e_s), `keras.layers.AdditiveAttention`,
 computed after the decoder LSTM as in Luong et al. 2015), then
-tanh(W_c [h_t; context]) and a dense layer to the subword scores.
+tanh(W_c [h_t; context]) and a dense layer to the subword scores. With
+`"lexical": true` in the config, the attention-weighted source embeddings
+add their own scores (Nguyen & Chiang 2018).
 
 Three Keras models share these layers:
 - `training`: (source, target_in) -> logits for every target step (teacher
@@ -83,6 +85,19 @@ class LastStep(keras.layers.Reshape):
         return None
 
 
+class TrailingFeatures(keras.layers.Layer):
+    """The last `size` features of every step: the attended source embeddings
+    at the end of a lexical network's context."""
+
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return inputs[..., -self.size :]
+
+
 DEFAULT_CONFIG = {"vocabulary": 4000, "embedding": 256, "encoder_units": 192, "decoder_units": 256, "dropout": 0.3}
 
 
@@ -114,6 +129,17 @@ class Network:
         # Ghahramani 2016; Sennrich & Zhang 2019 for small data).
         self.word_dropout = keras.layers.Dropout(config.get("word_dropout", 0.0), noise_shape=(None, None, 1), name="word_dropout")
         self.logits = keras.layers.Dense(config["vocabulary"], name="logits")
+        # Lexical model (Nguyen & Chiang 2018): the memory also holds the source
+        # embeddings, and the attention-weighted source embedding scores the
+        # output words directly, a learned word-for-word translation beside the
+        # context vector: for rare words, which the softmax over W_c's output
+        # learns poorly from little data.
+        self.lexical = config.get("lexical", False)
+        if self.lexical:
+            self.attended_embedding = TrailingFeatures(width, name="attended_embedding")
+            self.lexical_hidden = keras.layers.Dense(width, activation="tanh", use_bias=False, name="lexical_hidden")
+            self.lexical_logits = keras.layers.Dense(config["vocabulary"], name="lexical_logits")
+        self._compiled = {}  # JAX: the encoder and step models, jit-compiled on first use
         self.training = self._training_model()
         self.encoder = self._encoder_model()
         self.step = self._step_model()
@@ -125,6 +151,8 @@ class Network:
         # cell states): TFLite's fused LSTM op outputs only the sequence, so
         # an encoder that needs no c exports as that op.
         final = keras.layers.Concatenate()([forward_h, backward_h])
+        if self.lexical:
+            memory = keras.layers.Concatenate()([memory, embedded])
         return memory, self.keys(memory), self.bridge_h(final), self.bridge_c(final)
 
     def _decode(self, target, state, memory, keys, masks=None):
@@ -133,7 +161,12 @@ class Network:
             [outputs, memory, keys], mask=masks, return_attention_scores=True
         )
         combined = self.combine(keras.layers.Concatenate()([outputs, context]))
-        return self.logits(self.dropout(combined)), h, c, attention
+        logits = self.logits(self.dropout(combined))
+        if self.lexical:
+            attended = keras.layers.Activation("tanh")(self.attended_embedding(context))
+            lexical = keras.layers.Add()([self.lexical_hidden(attended), attended])
+            logits = keras.layers.Add()([logits, self.lexical_logits(self.dropout(lexical))])
+        return logits, h, c, attention
 
     # What `greedy` and `beam_search` call, numpy in and out; an exported
     # encoder and step (`OnnxNetwork`) offer the same two methods.
@@ -153,8 +186,6 @@ class Network:
         model = getattr(self, name)
         if keras.backend.backend() != "jax":
             return lambda inputs: model(inputs, training=False)
-        if not hasattr(self, "_compiled"):
-            self._compiled = {}
         if name not in self._compiled:
             import jax
 
@@ -184,7 +215,8 @@ class Network:
         token = keras.Input((1,), dtype="int32", name="token")
         h = keras.Input((units,), name="h")
         c = keras.Input((units,), name="c")
-        memory = keras.Input((None, 2 * self.config["encoder_units"]), name="memory")
+        memory_width = 2 * self.config["encoder_units"] + (self.config["embedding"] if self.lexical else 0)
+        memory = keras.Input((None, memory_width), name="memory")
         keys = keras.Input((None, units), name="keys")
         source_mask = keras.Input((None,), dtype="bool", name="source_mask")
         logits, h_next, c_next, attention = self._decode(token, [h, c], memory, keys, masks=[None, source_mask])
