@@ -131,9 +131,8 @@ class Network:
         self.logits = keras.layers.Dense(config["vocabulary"], name="logits")
         # Lexical model (Nguyen & Chiang 2018): the memory also holds the source
         # embeddings, and the attention-weighted source embedding scores the
-        # output words directly, a learned word-for-word translation beside the
-        # context vector: for rare words, which the softmax over W_c's output
-        # learns poorly from little data.
+        # output words directly: a learned word-for-word translation, for the
+        # rare words that little data teaches the context path poorly.
         self.lexical = config.get("lexical", False)
         if self.lexical:
             self.attended_embedding = TrailingFeatures(width, name="attended_embedding")
@@ -215,8 +214,7 @@ class Network:
         token = keras.Input((1,), dtype="int32", name="token")
         h = keras.Input((units,), name="h")
         c = keras.Input((units,), name="c")
-        memory_width = 2 * self.config["encoder_units"] + (self.config["embedding"] if self.lexical else 0)
-        memory = keras.Input((None, memory_width), name="memory")
+        memory = keras.Input((None, self.encoder.outputs[0].shape[-1]), name="memory")
         keys = keras.Input((None, units), name="keys")
         source_mask = keras.Input((None,), dtype="bool", name="source_mask")
         logits, h_next, c_next, attention = self._decode(token, [h, c], memory, keys, masks=[None, source_mask])
