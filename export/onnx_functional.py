@@ -13,8 +13,9 @@ export follows exactly the masks Keras uses: they become the LSTM node's
 Layers: `keras_lstm.LSTM` (with `initial_state`, `return_state`; a mask must
 be right-padded, as `Embedding(mask_zero=True)` on post-padded ids gives),
 `Bidirectional` of one, `Embedding` (with `mask_zero`), `Dense`,
-`Concatenate`, `Attention` (dot scores, no scale) and `AdditiveAttention` (no causal mask),
-`Reshape`, `Dropout`, `Activation`, `Identity`. Anything else raises a `ValueError`
+`Concatenate`, `Add`, `Attention` (dot scores, no scale) and `AdditiveAttention` (no causal
+mask), `Reshape`, `Dropout`, `Activation`, `Identity`, and slices of a tensor with fixed
+bounds (`x[..., -16:]`, Keras's `GetItem` op). Anything else raises a `ValueError`
 naming the layer.
 """
 
@@ -67,6 +68,17 @@ def _emit(graph, layer, *args, **kwargs):
         return _activation(graph, keras.activations.serialize(layer.activation), x, hint)
     if isinstance(layer, keras.layers.Concatenate):
         return node("Concat", *x, axis=layer.axis)
+    if isinstance(layer, keras.layers.Add):
+        total = x[0]
+        for term in x[1:]:
+            total = node("Add", total, term)
+        return total
+    if type(layer).__name__ == "GetItem":
+        bounds = slice_bounds(layer, args[1])
+        if not bounds:
+            return x
+        axes, starts, stops = (np.array(column, np.int64) for column in zip(*bounds))
+        return node("Slice", x, graph.constant("starts", starts), graph.constant("ends", stops), graph.constant("axes", axes))
     if isinstance(layer, keras.layers.Reshape):
         return node("Reshape", x, graph.constant("shape", np.array([0] + list(layer.target_shape), np.int64)))
     if isinstance(layer, (keras.layers.Attention, keras.layers.AdditiveAttention)):
@@ -75,9 +87,30 @@ def _emit(graph, layer, *args, **kwargs):
         return _recurrent(graph, layer, x, kwargs.get("mask"), kwargs.get("initial_state"))
     raise ValueError(
         f"Layer {layer.name!r} ({type(layer).__name__}) has no ONNX export in a functional graph. Supported: "
-        "keras_lstm.LSTM, Bidirectional(keras_lstm.LSTM), Embedding, Dense, Concatenate, Attention, "
-        "Reshape, Dropout, Activation, and Embedding's mask."
+        "keras_lstm.LSTM, Bidirectional(keras_lstm.LSTM), Embedding, Dense, Concatenate, Add, Attention, "
+        "Reshape, Dropout, Activation, fixed slices, and Embedding's mask."
     )
+
+
+def slice_bounds(layer, key):
+    """[(axis, start, stop)] of `x[key]`, for the keys both exporters take: slices with
+    fixed bounds and step 1, from the first axis on or, after an Ellipsis, ending at
+    the last (axes counted from the end). Whole-axis slices are left out."""
+    key = key if isinstance(key, tuple) else (key,)
+    trailing = key[:1] == (Ellipsis,)
+    slices = key[1:] if trailing else key
+    fixed = lambda bound: bound is None or isinstance(bound, int)  # noqa: E731
+    if not all(isinstance(s, slice) and s.step in (None, 1) and fixed(s.start) and fixed(s.stop) for s in slices):
+        raise ValueError(
+            f"Layer {layer.name!r}: only slices with fixed bounds and step 1 export, such as x[..., -16:] "
+            f"or x[:, 1:3]; got the index {key!r}."
+        )
+    axes = range(-len(slices), 0) if trailing else range(len(slices))
+    return [
+        (axis, s.start or 0, s.stop if s.stop is not None else np.iinfo(np.int64).max)
+        for axis, s in zip(axes, slices)
+        if (s.start, s.stop) != (None, None)
+    ]
 
 
 def _attention(graph, layer, inputs, kwargs):

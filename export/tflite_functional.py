@@ -17,13 +17,15 @@ nothing needs Flex ops. What that op cannot do is written around it:
   plain builtins (`tf-keras` `LSTMCell`), with no loop.
 
 Layers: `keras_lstm.LSTM` (plain), `Bidirectional` of one, `Embedding`,
-`Dense`, `Concatenate`, `Attention` (dot scores), `AdditiveAttention`, `Reshape`, `Identity`,
-`Dropout`, `Activation`, and the `not_equal` op of Embedding's mask.
+`Dense`, `Concatenate`, `Add`, `Attention` (dot scores), `AdditiveAttention`, `Reshape`,
+`Identity`, `Dropout`, `Activation`, fixed slices (`x[..., -16:]`), and the `not_equal` op of
+Embedding's mask.
 """
 
 import keras
 import numpy as np
 
+from keras_lstm.export.onnx_functional import slice_bounds
 from keras_lstm.export.tflite import _check_plain, _tf_keras_lstm
 from keras_lstm.interop import _directions, _read_weights
 from keras_lstm.lstm import LSTM
@@ -93,6 +95,11 @@ def _emit(tf, tf_keras, layer, pending_weights, *args, **kwargs):
         return tf_keras.layers.Activation(keras.activations.serialize(layer.activation))(x)
     if isinstance(layer, keras.layers.Concatenate):
         return tf_keras.layers.Concatenate(axis=layer.axis)(list(x))
+    if isinstance(layer, keras.layers.Add):
+        return tf_keras.layers.Add()(list(x))
+    if type(layer).__name__ == "GetItem":
+        slice_bounds(layer, args[1])  # the same keys as the ONNX export, or its ValueError
+        return x[args[1]]
     if isinstance(layer, keras.layers.Reshape):
         return tf_keras.layers.Reshape(layer.target_shape, name=layer.name)(x)
     if isinstance(layer, (keras.layers.Attention, keras.layers.AdditiveAttention)):
@@ -101,8 +108,8 @@ def _emit(tf, tf_keras, layer, pending_weights, *args, **kwargs):
         return _recurrent(tf, tf_keras, layer, pending_weights, x, kwargs.get("mask"), kwargs.get("initial_state"))
     raise ValueError(
         f"Layer {layer.name!r} ({type(layer).__name__}) has no TFLite export in a functional graph. Supported: "
-        "keras_lstm.LSTM, Bidirectional(keras_lstm.LSTM), Embedding, Dense, Concatenate, Attention, "
-        "Reshape, Identity, Dropout, Activation."
+        "keras_lstm.LSTM, Bidirectional(keras_lstm.LSTM), Embedding, Dense, Concatenate, Add, Attention, "
+        "Reshape, Identity, Dropout, Activation, fixed slices."
     )
 
 

@@ -15,8 +15,9 @@ def randomize(model, seed=0):
     return model
 
 
-def decoder_step(attention=keras.layers.Attention):
-    """(token, h, c, memory, memory mask) -> (scores, h, c, attention): one step from given states."""
+def decoder_step(attention=keras.layers.Attention, lexical=False):
+    """(token, h, c, memory, memory mask) -> (scores, h, c, attention): one step from given states.
+    `lexical`: the context's last features also score the outputs (a slice and an Add)."""
     token = keras.Input((1,), dtype="int32", name="token")
     h, c = keras.Input((UNITS,), name="h"), keras.Input((UNITS,), name="c")
     memory = keras.Input((None, 2 * UNITS), name="memory")
@@ -26,6 +27,9 @@ def decoder_step(attention=keras.layers.Attention):
     y, h_next, c_next = keras_lstm.LSTM(UNITS, return_sequences=True, return_state=True)(x, initial_state=[h, c])
     context, weights = attention()([y, memory, keys], mask=[None, memory_mask], return_attention_scores=True)
     scores = keras.layers.Dense(VOCABULARY)(keras.layers.Concatenate()([y, context]))
+    if lexical:
+        attended = keras.layers.Activation("tanh")(context[..., -WIDTH:])
+        scores = keras.layers.Add()([scores, keras.layers.Dense(VOCABULARY)(attended)])
     outputs = [
         keras.layers.Reshape((-1,), name="scores")(scores),
         keras.layers.Identity(name="h_next")(h_next),
@@ -37,3 +41,14 @@ def decoder_step(attention=keras.layers.Attention):
 
 def additive_decoder_step():
     return decoder_step(lambda: keras.layers.AdditiveAttention(use_scale=True))
+
+
+def lexical_decoder_step():
+    return decoder_step(keras.layers.AdditiveAttention, lexical=True)
+
+
+def slices():
+    """An LSTM's outputs sliced three ways: the trailing features, a span of steps, both at once."""
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    y = keras_lstm.LSTM(UNITS, return_sequences=True)(keras.layers.Embedding(VOCABULARY, WIDTH)(ids))
+    return randomize(keras.Model(ids, [y[..., -2:], y[:, 1:3], y[:, :-1, 1:4]], name="slices"))

@@ -9,7 +9,9 @@ import pytest
 import keras_lstm
 from keras_lstm.export.onnx import to_onnx
 from keras_lstm.export.onnx_functional import sample_inputs
-from functional_models import UNITS, VOCABULARY, WIDTH, additive_decoder_step, decoder_step, randomize
+from functional_models import (
+    UNITS, VOCABULARY, WIDTH, additive_decoder_step, decoder_step, lexical_decoder_step, randomize, slices,
+)
 from support import relative_error
 
 
@@ -37,6 +39,8 @@ MODELS = {
     "encoder": encoder,
     "decoder_step": decoder_step,
     "additive_decoder_step": additive_decoder_step,
+    "lexical_decoder_step": lexical_decoder_step,
+    "slices": slices,
     "masked_forward": forward_lstm_with_mask,
 }
 
@@ -80,6 +84,14 @@ def test_unsupported_layer_is_named(tmp_path):
     model = keras.Model([a, b], keras.layers.Multiply(name="product")([a, b]))
     with pytest.raises(ValueError, match="'product'.*Multiply"):
         to_onnx(model, tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_a_slice_with_a_step_is_refused(tmp_path):
+    ids = keras.Input((None,), dtype="int32")
+    y = keras_lstm.LSTM(UNITS, return_sequences=True)(keras.layers.Embedding(VOCABULARY, WIDTH)(ids))
+    with pytest.raises(ValueError, match=r"fixed bounds and step 1.*slice\(None, None, 2\)"):
+        to_onnx(keras.Model(ids, [y, y[:, ::2]]), tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
 
 

@@ -6,7 +6,9 @@ import pytest
 
 import keras_lstm
 from keras_lstm.export.tflite import to_tflite
-from functional_models import UNITS, VOCABULARY, WIDTH, additive_decoder_step, decoder_step, randomize
+from functional_models import (
+    UNITS, VOCABULARY, WIDTH, additive_decoder_step, decoder_step, lexical_decoder_step, randomize, slices,
+)
 
 STEPS = 7
 
@@ -37,6 +39,8 @@ MODELS = {
     "encoder": encoder,
     "decoder_step": decoder_step,
     "additive_decoder_step": additive_decoder_step,
+    "lexical_decoder_step": lexical_decoder_step,
+    "slices": slices,
     "masked_lstms": masked_lstms,
 }
 
@@ -47,7 +51,9 @@ def test_exported_graph_matches_keras_in_litert(case, tmp_path):
     report = to_tflite(model, tmp_path / f"{case}.tflite", batch_size=2, steps=STEPS)
     assert report["max_error"] < 1e-5
     assert not [op for op in report["ops"] if op.startswith("Flex") or op == "WHILE"]
-    sequences = {"encoder": 2, "decoder_step": 0, "additive_decoder_step": 0, "masked_lstms": 3}[case]
+    sequences = {
+        "encoder": 2, "decoder_step": 0, "additive_decoder_step": 0, "lexical_decoder_step": 0, "masked_lstms": 3, "slices": 1,
+    }[case]
     assert report["fused_lstm_ops"] == sequences
 
 
@@ -60,3 +66,11 @@ def test_a_graph_that_needs_the_cell_state_is_refused(tmp_path):
 def test_free_axes_need_steps(tmp_path):
     with pytest.raises(ValueError, match="needs `steps`"):
         to_tflite(encoder(), tmp_path / "x.tflite")
+
+
+def test_a_slice_with_a_step_is_refused(tmp_path):
+    ids = keras.Input((None,), dtype="int32")
+    y = keras_lstm.LSTM(UNITS, return_sequences=True)(keras.layers.Embedding(VOCABULARY, WIDTH)(ids))
+    with pytest.raises(ValueError, match=r"fixed bounds and step 1.*slice\(None, None, 2\)"):
+        to_tflite(keras.Model(ids, [y, y[:, ::2]]), tmp_path / "x.tflite", steps=STEPS)
+    assert not (tmp_path / "x.tflite").exists()

@@ -27,7 +27,7 @@ def test_committed_files_match_their_manifest(name):
     manifest = artifacts.read_manifest(directory)
     assert manifest["name"] == name
     path = artifacts.check_weights(directory, manifest["weights"])
-    assert path.stat().st_size < 5 * 2**20, "zoo weights are kept to a few MB"
+    assert path.stat().st_size < 6 * 2**20, "zoo weights are kept to a few MB"
     assert (directory / "CARD.md").is_file()
     card = (directory / "CARD.md").read_text()
     # The card's table is the one `evaluate --write` produced from model.json.

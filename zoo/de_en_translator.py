@@ -5,7 +5,7 @@ Data: the aligned example sentences of Debian's `trans-de-en` dictionary
 sentence in two splits. Subwords: one sentencepiece BPE vocabulary learned
 from the training sentences of both languages. Network: `seq2seq.Network`
 (bidirectional `keras_lstm.LSTM` encoder, `keras_lstm.LSTM` decoder with
-additive attention). Decoding: greedy or beam search.
+additive attention and a lexical output layer). Decoding: greedy or beam search.
 
 Baseline: word-by-word lookup in the same dictionary (`german_english.word_by_word`).
 Metrics: BLEU and chrF from sacrebleu on the test split.
@@ -17,11 +17,12 @@ from keras_lstm.zoo import german_english, seq2seq
 
 NAME = "de-en-translator"
 # Sennrich & Zhang (2019) for small data: a small BPE vocabulary, dropout on
-# whole words as well as units, label smoothing. The dictionary's words and
-# short phrases are mixed into the sentence pairs (see `relevant_phrases`).
+# whole words as well as units, label smoothing, and a lexical output layer
+# (Nguyen & Chiang 2018, also in their list). The dictionary's words and short
+# phrases are mixed into the sentence pairs (see `relevant_phrases`).
 DEFAULT_CONFIG = {
     **seq2seq.DEFAULT_CONFIG, "vocabulary": 2000, "embedding": 192, "word_dropout": 0.1,
-    "label_smoothing": 0.1, "dictionary_phrases": 100_000,
+    "label_smoothing": 0.1, "dictionary_phrases": 100_000, "lexical": True,
 }
 
 

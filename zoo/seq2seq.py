@@ -85,19 +85,6 @@ class LastStep(keras.layers.Reshape):
         return None
 
 
-class TrailingFeatures(keras.layers.Layer):
-    """The last `size` features of every step: the attended source embeddings
-    at the end of a lexical network's context."""
-
-    def __init__(self, size, **kwargs):
-        super().__init__(**kwargs)
-        self.size = size
-        self.supports_masking = True
-
-    def call(self, inputs):
-        return inputs[..., -self.size :]
-
-
 DEFAULT_CONFIG = {"vocabulary": 4000, "embedding": 256, "encoder_units": 192, "decoder_units": 256, "dropout": 0.3}
 
 
@@ -135,7 +122,6 @@ class Network:
         # rare words that little data teaches the context path poorly.
         self.lexical = config.get("lexical", False)
         if self.lexical:
-            self.attended_embedding = TrailingFeatures(width, name="attended_embedding")
             self.lexical_hidden = keras.layers.Dense(width, activation="tanh", use_bias=False, name="lexical_hidden")
             self.lexical_logits = keras.layers.Dense(config["vocabulary"], name="lexical_logits")
         self._compiled = {}  # JAX: the encoder and step models, jit-compiled on first use
@@ -162,7 +148,8 @@ class Network:
         combined = self.combine(keras.layers.Concatenate()([outputs, context]))
         logits = self.logits(self.dropout(combined))
         if self.lexical:
-            attended = keras.layers.Activation("tanh")(self.attended_embedding(context))
+            # The context's last features are the attended source embedding.
+            attended = keras.layers.Activation("tanh")(context[..., -self.config["embedding"] :])
             lexical = keras.layers.Add()([self.lexical_hidden(attended), attended])
             logits = keras.layers.Add()([logits, self.lexical_logits(self.dropout(lexical))])
         return logits, h, c, attention
