@@ -2,6 +2,7 @@
 
 import itertools
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -13,8 +14,6 @@ CONFIG = {"vocabulary": 7, "embedding": 6, "encoder_units": 5, "decoder_units": 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["plain", "lexical"])
 def network(request):
-    import keras
-
     keras.utils.set_random_seed(3)
     net = seq2seq.Network({**CONFIG, "lexical": request.param})
     # Larger weights than the initialisers give, so the scores differ clearly.
@@ -116,3 +115,61 @@ def test_smoothed_cross_entropy_is_the_mean_over_real_tokens(smoothing):
     expected = (per_token * real).sum() / real.sum()
     actual = ops.convert_to_numpy(seq2seq.SmoothedCrossEntropy(smoothing)(targets, logits))
     np.testing.assert_allclose(actual, expected, rtol=1e-5)
+
+
+class TinyModel(seq2seq.Seq2SeqModel):
+    name = "tiny-seq2seq"
+
+
+TWO_STAGES = {
+    "vocabulary": 60, "embedding": 8, "encoder_units": 8, "decoder_units": 8, "dropout": 0.0,
+    "fine_tune_epochs": 2, "fine_tune_learning_rate": 1e-3,
+}
+WORDS = "Das ist ein Haus This is a house Ich kann nicht folgen I cannot follow".split()
+
+
+def two_stage_training(checkpoint_dir, callbacks=()):
+    rng = np.random.default_rng(0)
+    pairs = [(" ".join(rng.choice(WORDS, 4)), " ".join(rng.choice(WORDS, 3))) for _ in range(48)]
+    return seq2seq.train(
+        TinyModel, pairs, pairs[:8], TWO_STAGES, epochs=1, seed=0, batch_size=8,
+        checkpoint_dir=checkpoint_dir, callbacks=callbacks, fine_tune_pairs=pairs[:16],
+    )
+
+
+class StopAtStage(keras.callbacks.Callback):
+    """Counts the stages that start training; raises when `stop_at` starts."""
+
+    def __init__(self, stop_at=None):
+        super().__init__()
+        self.started, self.stop_at = 0, stop_at
+
+    def on_train_begin(self, logs=None):
+        self.started += 1
+        if self.started == self.stop_at:
+            raise KeyboardInterrupt
+
+
+def test_a_second_stage_fine_tunes_and_an_interrupted_one_keeps_the_first(tmp_path):
+    counter = StopAtStage()
+    uninterrupted, record = two_stage_training(tmp_path / "a", [counter])
+    assert counter.started == 2
+    assert (record["epochs"], record["training_pairs"], record["fine_tune_epochs"], record["fine_tune_pairs"]) == (1, 48, 2, 16)
+    assert record["final_dev_loss"] != record["dev_loss_before_fine_tuning"]
+    assert not (tmp_path / "a").exists()
+
+    with pytest.raises(KeyboardInterrupt):
+        two_stage_training(tmp_path / "b", [StopAtStage(stop_at=2)])
+    assert (tmp_path / "b" / "stage-1" / "result.json").exists()
+    counter = StopAtStage()
+    resumed, resumed_record = two_stage_training(tmp_path / "b", [counter])
+    assert counter.started == 1  # stage 1 was not trained again
+    assert resumed_record["dev_loss_before_fine_tuning"] == record["dev_loss_before_fine_tuning"]
+    for expected, actual in zip(uninterrupted.model.get_weights(), resumed.model.get_weights()):
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_fine_tuning_needs_its_pairs(tmp_path):
+    with pytest.raises(ValueError, match="fine_tune_epochs=2 needs fine_tune_pairs"):
+        seq2seq.train(TinyModel, [("a b", "c d")] * 8, [("a b", "c d")], TWO_STAGES, epochs=1, seed=0,
+                      batch_size=4, checkpoint_dir=tmp_path)

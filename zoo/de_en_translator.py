@@ -19,10 +19,13 @@ NAME = "de-en-translator"
 # Sennrich & Zhang (2019) for small data: a small BPE vocabulary, dropout on
 # whole words as well as units, label smoothing, and a lexical output layer
 # (Nguyen & Chiang 2018, also in their list). The dictionary's words and short
-# phrases are mixed into the sentence pairs (see `relevant_phrases`).
+# phrases are mixed into the sentence pairs (see `relevant_phrases`); a few
+# epochs on the sentences alone then fit the network to the sentences it is
+# tested on (dev BLEU 4.71 -> 6.20 greedy, measured).
 DEFAULT_CONFIG = {
     **seq2seq.DEFAULT_CONFIG, "vocabulary": 2000, "embedding": 192, "word_dropout": 0.1,
     "label_smoothing": 0.1, "dictionary_phrases": 100_000, "lexical": True,
+    "fine_tune_epochs": 6, "fine_tune_learning_rate": 1e-3,
 }
 
 
@@ -61,16 +64,18 @@ def relevant_phrases(train_pairs, count, seed):
 
 
 def train(output=None, *, epochs=30, seed=0, batch_size=64, checkpoint_dir=None, data_parallel=False, config=None, callbacks=()):
-    """The recipe: a vocabulary from the training sentences and phrases, then teacher forcing with Adam."""
+    """The recipe: a vocabulary from the training sentences and phrases, teacher forcing with
+    Adam on both for `epochs`, then on the sentences alone (`fine_tune_epochs` of the config)."""
     if data_parallel:
         raise ValueError("de-en-translator trains on one device: --data-parallel is for the other recipes")
-    train_pairs, dev_pairs, _ = data()
+    sentence_pairs, dev_pairs, _ = data()
     config = {**DEFAULT_CONFIG, **(config or {})}
+    train_pairs = sentence_pairs
     if config.get("dictionary_phrases"):
-        train_pairs = train_pairs + relevant_phrases(train_pairs, config["dictionary_phrases"], seed)
+        train_pairs = sentence_pairs + relevant_phrases(sentence_pairs, config["dictionary_phrases"], seed)
     zoo_model, trained = seq2seq.train(
-        Model, train_pairs, dev_pairs, config,
-        epochs=epochs, seed=seed, batch_size=batch_size, checkpoint_dir=checkpoint_dir, callbacks=callbacks,
+        Model, train_pairs, dev_pairs, config, epochs=epochs, seed=seed, batch_size=batch_size,
+        checkpoint_dir=checkpoint_dir, callbacks=callbacks, fine_tune_pairs=sentence_pairs,
     )
     if output is not None:
         zoo_model.save(output, training=trained)

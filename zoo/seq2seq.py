@@ -21,6 +21,7 @@ Subwords come from sentencepiece (BPE), one vocabulary for both sides.
 """
 
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -272,7 +273,10 @@ class SmoothedCrossEntropy(keras.losses.Loss):
         return {**super().get_config(), "smoothing": self.smoothing}
 
 
-def compile_for_training(model, steps, learning_rate=2e-3, label_smoothing=0.0):
+LEARNING_RATE = 2e-3  # Adam's, at the start of the cosine decay
+
+
+def compile_for_training(model, steps, learning_rate=LEARNING_RATE, label_smoothing=0.0):
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0), loss=SmoothedCrossEntropy(label_smoothing))
 
@@ -464,30 +468,102 @@ def encode_pairs(subwords, pairs):
     return [(s, t) for s, t in encoded if len(s) <= MAX_SUBWORDS and len(t) < MAX_SUBWORDS]
 
 
-def train(model_class, train_pairs, dev_pairs, config, *, epochs, seed, batch_size, checkpoint_dir, callbacks=()):
+def _fit_data(batches):
+    """What `fit` takes for `batches`. On TensorFlow, Keras fixes the shapes of a
+    PyDataset from its first two batches, so a length those share becomes fixed and a
+    later batch of another length fails; there the batches go in as a tf.data.Dataset
+    with free lengths, in a new order each epoch (Python's `random`, as Keras shuffles)."""
+    if keras.backend.backend() != "tensorflow":
+        return batches
+    import random
+
+    import tensorflow as tf
+
+    def generate():
+        order = list(range(len(batches)))
+        random.shuffle(order)
+        for index in order:
+            yield batches[index]
+
+    ids = tf.TensorSpec((None, None), tf.int32)
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=((ids, ids), ids))
+    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
+
+
+def train(
+    model_class, train_pairs, dev_pairs, config, *, epochs, seed, batch_size, checkpoint_dir, callbacks=(),
+    fine_tune_pairs=None,
+):
     """The shared recipe: a subword vocabulary from the training texts, then teacher
-    forcing with Adam; returns (zoo model, training record)."""
+    forcing with Adam; returns (zoo model, training record).
+
+    With `config["fine_tune_epochs"]`, a second stage follows: the trained network
+    goes on for that many epochs on `fine_tune_pairs` alone (the translator's
+    sentences, without the dictionary phrases mixed into the first stage), with a
+    fresh Adam whose cosine schedule starts at `config["fine_tune_learning_rate"]`.
+    Each stage resumes from its own checkpoint, and a finished first stage is kept
+    until the second ends, so an interrupted second stage does not repeat it."""
     keras.utils.set_random_seed(seed)
     subwords = Subwords.train([text for pair in train_pairs for text in pair], config["vocabulary"])
     config = {**config, "vocabulary": len(subwords)}
-    examples = encode_pairs(subwords, train_pairs)
-    dataset = Batches(examples, batch_size, seed)
+    stages = [(train_pairs, epochs, LEARNING_RATE)]
+    if config.get("fine_tune_epochs"):
+        if not fine_tune_pairs:
+            raise ValueError(f"fine_tune_epochs={config['fine_tune_epochs']} needs fine_tune_pairs; got none")
+        stages.append((fine_tune_pairs, config["fine_tune_epochs"], config["fine_tune_learning_rate"]))
     validation = Batches(encode_pairs(subwords, dev_pairs), batch_size, seed)
     model = model_class.build_model(config)
-    compile_for_training(model, epochs * len(dataset), label_smoothing=config.get("label_smoothing", 0.0))
-    print(f"{model_class.name}: {len(examples)} training pairs, {len(subwords)} subwords, "
+    print(f"{model_class.name}: {len(train_pairs)} training pairs, {len(subwords)} subwords, "
           f"{model.count_params():,} parameters, backend {keras.backend.backend()}")
-    checkpoint_dir = checkpoint_dir or training.default_checkpoint_dir(model_class.name)
-    history, seconds = training.fit(
-        model, dataset, None, validation_data=validation, checkpoint_dir=checkpoint_dir,
-        epochs=epochs, verbose=1, callbacks=callbacks,
-    )
+    checkpoint_dir = Path(checkpoint_dir or training.default_checkpoint_dir(model_class.name))
+    results = []
+    for number, (pairs, stage_epochs, learning_rate) in enumerate(stages, 1):
+        if number > 1:
+            keras.utils.set_random_seed(seed)
+        examples = encode_pairs(subwords, pairs)
+        dataset = Batches(examples, batch_size, seed)
+        compile_for_training(model, stage_epochs * len(dataset), learning_rate, config.get("label_smoothing", 0.0))
+        finished = checkpoint_dir / f"stage-{number}"
+        # What a finished stage's weights depend on (a later stage's settings do not count).
+        earlier = {key: value for key, value in config.items() if not key.startswith("fine_tune_")}
+        run = {"config": earlier, "seed": seed, "epochs": stage_epochs, "batch_size": batch_size, "pairs": len(examples)}
+        if (finished / "result.json").exists():
+            result = json.loads((finished / "result.json").read_text())
+            if result.pop("run") != json.loads(json.dumps(run)):
+                raise ValueError(
+                    f"{finished} holds a finished stage {number} of another run; remove it or pass another checkpoint_dir"
+                )
+            print(f"stage {number} of {len(stages)}: finished before, its weights loaded from {finished}")
+            with np.load(finished / "weights.npz") as stored:
+                model.set_weights([stored[f"arr_{k}"] for k in range(len(stored.files))])
+            results.append(result)
+            continue
+        print(f"stage {number} of {len(stages)}: {len(examples)} pairs, {stage_epochs} epochs from learning rate {learning_rate}")
+        history, seconds = training.fit(
+            model, _fit_data(dataset), None, validation_data=_fit_data(validation),
+            checkpoint_dir=checkpoint_dir / f"running-{number}",
+            epochs=stage_epochs, verbose=1, callbacks=callbacks,
+            shuffle=keras.backend.backend() != "tensorflow",  # there `_fit_data` shuffles
+        )
+        results.append({
+            "pairs": len(examples), "seconds": round(seconds, 1),
+            "loss": float(history.history["loss"][-1]), "dev_loss": float(history.history["val_loss"][-1]),
+        })
+        if number < len(stages):
+            finished.mkdir(parents=True, exist_ok=True)
+            np.savez(finished / "weights.npz", *model.get_weights())
+            (finished / "result.json").write_text(json.dumps({**results[-1], "run": run}))
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     trained = {
-        "seed": seed, "epochs": epochs, "batch_size": batch_size,
-        "backend": keras.backend.backend(), "seconds": round(seconds, 1), "training_pairs": len(examples),
-        "final_loss": float(history.history["loss"][-1]), "final_dev_loss": float(history.history["val_loss"][-1]),
+        "seed": seed, "epochs": epochs, "batch_size": batch_size, "backend": keras.backend.backend(),
+        "seconds": round(sum(r["seconds"] for r in results), 1), "training_pairs": results[0]["pairs"],
+        "final_loss": results[-1]["loss"], "final_dev_loss": results[-1]["dev_loss"],
     }
+    if len(results) > 1:
+        trained.update({
+            "fine_tune_epochs": stages[1][1], "fine_tune_pairs": results[1]["pairs"],
+            "dev_loss_before_fine_tuning": results[0]["dev_loss"],
+        })
     return model_class(model, config, assets={SUBWORDS_FILE: subwords.model_bytes}), trained
 
 

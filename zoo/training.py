@@ -80,8 +80,9 @@ def length_batches(lengths, batch_size):
 
 
 def shuffled(batches, seed):
-    """The batches in a fixed random order: the same every epoch, so a resumed
-    run sees what an uninterrupted one would."""
+    """The batches in a fixed random order. Which examples share a batch stays fixed;
+    `fit` (shuffle=True) still draws the batches in a new order each epoch, from
+    Python's `random`, which `keras.utils.set_random_seed` seeds."""
     return [batches[k] for k in np.random.default_rng(seed).permutation(len(batches))]
 
 
