@@ -411,7 +411,8 @@ def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=No
         model: a built Keras model (Sequential or a functional chain) on any
             backend; it need not have been called.
         path: the .onnx file to write.
-        opset: the ONNX opset (LSTM's layout is the same from 7 on).
+        opset: the ONNX opset (LSTM's layout is the same from 7 on; a
+            functional graph's attention and slices need 13 or later).
         verify: run the file in onnxruntime on `sample_inputs` (default: a
             random batch of 2 sequences of 7 steps, or the model's fixed
             length) and raise if its outputs differ from the model's by more

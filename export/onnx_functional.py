@@ -69,10 +69,7 @@ def _emit(graph, layer, *args, **kwargs):
     if isinstance(layer, keras.layers.Concatenate):
         return node("Concat", *x, axis=layer.axis)
     if isinstance(layer, keras.layers.Add):
-        total = x[0]
-        for term in x[1:]:
-            total = node("Add", total, term)
-        return total
+        return node("Sum", *x)
     if type(layer).__name__ == "GetItem":
         bounds = slice_bounds(layer, args[1])
         if not bounds:

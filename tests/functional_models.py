@@ -48,7 +48,8 @@ def lexical_decoder_step():
 
 
 def slices():
-    """An LSTM's outputs sliced three ways: the trailing features, a span of steps, both at once."""
+    """An LSTM's outputs sliced four ways: the trailing features, a span of steps, both at
+    once, and whole axes (no slice at all)."""
     ids = keras.Input((None,), dtype="int32", name="ids")
     y = keras_lstm.LSTM(UNITS, return_sequences=True)(keras.layers.Embedding(VOCABULARY, WIDTH)(ids))
-    return randomize(keras.Model(ids, [y[..., -2:], y[:, 1:3], y[:, :-1, 1:4]], name="slices"))
+    return randomize(keras.Model(ids, [y[..., -2:], y[:, 1:3], y[:, :-1, 1:4], y[:, :]], name="slices"))

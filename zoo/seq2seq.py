@@ -22,6 +22,7 @@ Subwords come from sentencepiece (BPE), one vocabulary for both sides.
 
 import io
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -468,20 +469,19 @@ def encode_pairs(subwords, pairs):
     return [(s, t) for s, t in encoded if len(s) <= MAX_SUBWORDS and len(t) < MAX_SUBWORDS]
 
 
-def _fit_data(batches):
+def _fit_data(batches, shuffle=True):
     """What `fit` takes for `batches`. On TensorFlow, Keras fixes the shapes of a
     PyDataset from its first two batches, so a length those share becomes fixed and a
     later batch of another length fails; there the batches go in as a tf.data.Dataset
     with free lengths, in a new order each epoch (Python's `random`, as Keras shuffles)."""
     if keras.backend.backend() != "tensorflow":
         return batches
-    import random
-
     import tensorflow as tf
 
     def generate():
         order = list(range(len(batches)))
-        random.shuffle(order)
+        if shuffle:
+            random.shuffle(order)
         for index in order:
             yield batches[index]
 
@@ -503,30 +503,35 @@ def train(
     fresh Adam whose cosine schedule starts at `config["fine_tune_learning_rate"]`.
     Each stage resumes from its own checkpoint, and a finished first stage is kept
     until the second ends, so an interrupted second stage does not repeat it."""
-    keras.utils.set_random_seed(seed)
-    subwords = Subwords.train([text for pair in train_pairs for text in pair], config["vocabulary"])
-    config = {**config, "vocabulary": len(subwords)}
     stages = [(train_pairs, epochs, LEARNING_RATE)]
     if config.get("fine_tune_epochs"):
         if not fine_tune_pairs:
             raise ValueError(f"fine_tune_epochs={config['fine_tune_epochs']} needs fine_tune_pairs; got none")
-        stages.append((fine_tune_pairs, config["fine_tune_epochs"], config["fine_tune_learning_rate"]))
+        stages.append((fine_tune_pairs, config["fine_tune_epochs"], config.get("fine_tune_learning_rate", LEARNING_RATE)))
+    keras.utils.set_random_seed(seed)
+    subwords = Subwords.train([text for pair in train_pairs for text in pair], config["vocabulary"])
+    config = {**config, "vocabulary": len(subwords)}
     validation = Batches(encode_pairs(subwords, dev_pairs), batch_size, seed)
     model = model_class.build_model(config)
-    print(f"{model_class.name}: {len(train_pairs)} training pairs, {len(subwords)} subwords, "
-          f"{model.count_params():,} parameters, backend {keras.backend.backend()}")
+    print(f"{model_class.name}: {len(subwords)} subwords, {model.count_params():,} parameters, "
+          f"backend {keras.backend.backend()}")
     checkpoint_dir = Path(checkpoint_dir or training.default_checkpoint_dir(model_class.name))
+    # What a finished first stage depends on: the second stage's settings do not count.
+    config_without_fine_tuning = {key: value for key, value in config.items() if not key.startswith("fine_tune_")}
     results = []
     for number, (pairs, stage_epochs, learning_rate) in enumerate(stages, 1):
         if number > 1:
+            # A first stage loaded from its folder and one just trained then leave
+            # the same Python and backend random state (batch order, fresh draws).
             keras.utils.set_random_seed(seed)
         examples = encode_pairs(subwords, pairs)
         dataset = Batches(examples, batch_size, seed)
         compile_for_training(model, stage_epochs * len(dataset), learning_rate, config.get("label_smoothing", 0.0))
         finished = checkpoint_dir / f"stage-{number}"
-        # What a finished stage's weights depend on (a later stage's settings do not count).
-        earlier = {key: value for key, value in config.items() if not key.startswith("fine_tune_")}
-        run = {"config": earlier, "seed": seed, "epochs": stage_epochs, "batch_size": batch_size, "pairs": len(examples)}
+        run = {
+            "config": config_without_fine_tuning, "seed": seed, "epochs": stage_epochs,
+            "batch_size": batch_size, "pairs": len(examples),
+        }
         if (finished / "result.json").exists():
             result = json.loads((finished / "result.json").read_text())
             if result.pop("run") != json.loads(json.dumps(run)):
@@ -534,13 +539,16 @@ def train(
                     f"{finished} holds a finished stage {number} of another run; remove it or pass another checkpoint_dir"
                 )
             print(f"stage {number} of {len(stages)}: finished before, its weights loaded from {finished}")
-            with np.load(finished / "weights.npz") as stored:
-                model.set_weights([stored[f"arr_{k}"] for k in range(len(stored.files))])
+            # All the model's variables: its weights and its dropout layers' seed states.
+            with np.load(finished / "variables.npz") as stored:
+                for k, variable in enumerate(model.variables):
+                    variable.assign(stored[f"arr_{k}"])
             results.append(result)
             continue
-        print(f"stage {number} of {len(stages)}: {len(examples)} pairs, {stage_epochs} epochs from learning rate {learning_rate}")
+        print(f"stage {number} of {len(stages)}: {len(examples)} training pairs, {stage_epochs} epochs "
+              f"from learning rate {learning_rate}")
         history, seconds = training.fit(
-            model, _fit_data(dataset), None, validation_data=_fit_data(validation),
+            model, _fit_data(dataset), None, validation_data=_fit_data(validation, shuffle=False),
             checkpoint_dir=checkpoint_dir / f"running-{number}",
             epochs=stage_epochs, verbose=1, callbacks=callbacks,
             shuffle=keras.backend.backend() != "tensorflow",  # there `_fit_data` shuffles
@@ -551,7 +559,7 @@ def train(
         })
         if number < len(stages):
             finished.mkdir(parents=True, exist_ok=True)
-            np.savez(finished / "weights.npz", *model.get_weights())
+            np.savez(finished / "variables.npz", *(ops.convert_to_numpy(v.value) for v in model.variables))
             (finished / "result.json").write_text(json.dumps({**results[-1], "run": run}))
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     trained = {
