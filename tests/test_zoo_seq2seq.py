@@ -128,11 +128,11 @@ TWO_STAGES = {
 WORDS = "Das ist ein Haus This is a house Ich kann nicht folgen I cannot follow".split()
 
 
-def two_stage_training(checkpoint_dir, callbacks=()):
+def two_stage_training(checkpoint_dir, callbacks=(), epochs=1):
     rng = np.random.default_rng(0)
     pairs = [(" ".join(rng.choice(WORDS, 4)), " ".join(rng.choice(WORDS, 3))) for _ in range(48)]
     return seq2seq.train(
-        TinyModel, pairs, pairs[:8], TWO_STAGES, epochs=1, seed=0, batch_size=8,
+        TinyModel, pairs, pairs[:8], TWO_STAGES, epochs=epochs, seed=0, batch_size=8,
         checkpoint_dir=checkpoint_dir, callbacks=callbacks, fine_tune_pairs=pairs[:16],
     )
 
@@ -160,6 +160,8 @@ def test_a_second_stage_fine_tunes_and_an_interrupted_one_keeps_the_first(tmp_pa
     with pytest.raises(KeyboardInterrupt):
         two_stage_training(tmp_path / "b", [StopAtStage(stop_at=2)])
     assert (tmp_path / "b" / "stage-1" / "result.json").exists()
+    with pytest.raises(ValueError, match="holds a finished stage of another run"):
+        two_stage_training(tmp_path / "b", epochs=2)
     counter = StopAtStage()
     resumed, resumed_record = two_stage_training(tmp_path / "b", [counter])
     assert counter.started == 1  # stage 1 was not trained again

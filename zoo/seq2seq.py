@@ -490,6 +490,28 @@ def _fit_data(batches, shuffle=True):
     return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
 
 
+# A finished stage's folder holds all the model's variables, its weights and its
+# dropout layers' seed states, so the next stage goes on as if it had not stopped.
+
+
+def _keep_stage(folder, model, result, run):
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "variables.npz", *(ops.convert_to_numpy(v.value) for v in model.variables))
+    (folder / "result.json").write_text(json.dumps({**result, "run": run}))
+
+
+def _load_stage(folder, model, run):
+    """The stage's result, after its variables are loaded into `model`; a ValueError when
+    the folder holds a stage of another run (`run`: what the stage depends on)."""
+    result = json.loads((folder / "result.json").read_text())
+    if result.pop("run") != json.loads(json.dumps(run)):
+        raise ValueError(f"{folder} holds a finished stage of another run; remove it or pass another checkpoint_dir")
+    with np.load(folder / "variables.npz") as stored:
+        for k, variable in enumerate(model.variables):
+            variable.assign(stored[f"arr_{k}"])
+    return result
+
+
 def train(
     model_class, train_pairs, dev_pairs, config, *, epochs, seed, batch_size, checkpoint_dir, callbacks=(),
     fine_tune_pairs=None,
@@ -533,17 +555,8 @@ def train(
             "batch_size": batch_size, "pairs": len(examples),
         }
         if (finished / "result.json").exists():
-            result = json.loads((finished / "result.json").read_text())
-            if result.pop("run") != json.loads(json.dumps(run)):
-                raise ValueError(
-                    f"{finished} holds a finished stage {number} of another run; remove it or pass another checkpoint_dir"
-                )
             print(f"stage {number} of {len(stages)}: finished before, its weights loaded from {finished}")
-            # All the model's variables: its weights and its dropout layers' seed states.
-            with np.load(finished / "variables.npz") as stored:
-                for k, variable in enumerate(model.variables):
-                    variable.assign(stored[f"arr_{k}"])
-            results.append(result)
+            results.append(_load_stage(finished, model, run))
             continue
         print(f"stage {number} of {len(stages)}: {len(examples)} training pairs, {stage_epochs} epochs "
               f"from learning rate {learning_rate}")
@@ -558,9 +571,7 @@ def train(
             "loss": float(history.history["loss"][-1]), "dev_loss": float(history.history["val_loss"][-1]),
         })
         if number < len(stages):
-            finished.mkdir(parents=True, exist_ok=True)
-            np.savez(finished / "variables.npz", *(ops.convert_to_numpy(v.value) for v in model.variables))
-            (finished / "result.json").write_text(json.dumps({**results[-1], "run": run}))
+            _keep_stage(finished, model, results[-1], run)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     trained = {
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "backend": keras.backend.backend(),
