@@ -20,6 +20,7 @@ exported half right.
 import numpy as np
 import keras
 
+from keras_lstm import gates, variants
 from keras_lstm.gates import gate_names
 from keras_lstm.interop import _directions, _join_gates, _read_weights, _split_gates, _sublayers
 from keras_lstm.lstm import LSTM
@@ -28,15 +29,6 @@ from keras_lstm.stacked import StackedLSTM
 ONNX_GATE_ORDER = ("i", "o", "f", "c")
 ONNX_PEEPHOLE_ORDER = ("i", "o", "f")
 _ACTIVATIONS = {"linear": None, "relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax"}
-# What the ONNX LSTM op cannot express, by the cell attribute that turns it on.
-_NOT_IN_ONNX_LSTM = {
-    "proj_units": "projection",
-    "layer_norm": "layer normalization",
-    "cell_clip": "cell-state clipping (ONNX's `clip` bounds the gate inputs, see gate_clip)",
-    "zoneout_cell": "zoneout on c",
-    "zoneout_hidden": "zoneout on h",
-}
-
 
 def onnx_lstm_weights(directions):
     """W, R, B and P (or None) of an ONNX LSTM node from keras_lstm.LSTM layers.
@@ -114,7 +106,7 @@ def _check_lstm(layer, lstm):
     cell = lstm.cell
     if cell.activation is not keras.activations.tanh or cell.recurrent_activation is not keras.activations.sigmoid:
         raise ValueError(f"Layer {layer.name!r}: only the tanh/sigmoid activations export.")
-    return [f"{what} ({attribute}={getattr(cell, attribute)!r})" for attribute, what in _NOT_IN_ONNX_LSTM.items() if getattr(cell, attribute)]
+    return variants.refusals(cell, variants.ONNX_LSTM)
 
 
 def _lstm(graph, layer, directions, x):
@@ -215,7 +207,7 @@ def _step(graph, lstm, x, h, c):
     scalar = lambda value: graph.constant("scalar", np.array(value, "float32"))  # noqa: E731
     clip = lambda v, bound: node("Clip", v, scalar(-bound), scalar(bound)) if bound else v  # noqa: E731
     z = node("Add", node("MatMul", x, _weight(graph, lstm, "kernel")), node("MatMul", h, _weight(graph, lstm, "recurrent_kernel")))
-    if cell.bias_in_projection:
+    if gates.bias_in_projection(cell):
         z = node("Add", z, _weight(graph, lstm, "bias"))
     names = gate_names(cell.coupled_gates)
     sizes = graph.constant("split", np.array([cell.units] * len(names)))

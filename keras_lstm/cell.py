@@ -8,8 +8,7 @@ from keras import ops
 # keras.src; keras is pinned, and a test covers the behaviour we rely on.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-from keras_lstm import validation
-from keras_lstm.gates import gate_names, lstm_update, zoneout
+from keras_lstm import gates, validation, variants
 from keras_lstm.recurrence import lstm_sequence
 
 
@@ -28,45 +27,12 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
 
     W is `kernel` (input_dim, 4 * units), U is `recurrent_kernel`
     (units, 4 * units) and b is `bias` (4 * units,): the same layout as
-    `keras.layers.LSTMCell`, so weights copy across with `set_weights`.
+    `keras.layers.LSTMCell`, so weights copy across with `set_weights`. The
+    variants' equations are in `keras_lstm/gates.py`.
 
     Args:
         units: positive int, size of h and c.
-        activation: used for g_t and on c_t (default "tanh").
-        recurrent_activation: used for the gates (default "sigmoid").
-        use_bias: whether to add b.
-        kernel_initializer, recurrent_initializer, bias_initializer:
-            initializers of W, U and b.
-        unit_forget_bias: if True, b_f starts at 1 (Jozefowicz et al. 2015).
-        kernel_regularizer, recurrent_regularizer, bias_regularizer:
-            regularizers of W, U and b.
-        kernel_constraint, recurrent_constraint, bias_constraint:
-            constraints of W, U and b.
-        dropout: rate in [0, 1) dropped from x_t, one mask per sequence.
-        recurrent_dropout: rate in [0, 1) dropped from h_{t-1} where it
-            enters the gates, one mask per sequence (Gal & Ghahramani 2016).
-            One mask is shared by the four gates, so they stay one product.
-        seed: seed of the dropout and zoneout masks.
-        peephole: add diagonal cell-to-gate weights `peephole_i`,
-            `peephole_f` (from c_{t-1}) and `peephole_o` (from c_t).
-        proj_units: if set, h_t is projected to this size by
-            `projection_kernel` (units, proj_units) (LSTMP); h and the
-            output then have proj_units, c keeps units.
-        proj_clip: clip the projected h_t to [-proj_clip, proj_clip]
-            (needs proj_units).
-        coupled_gates: CIFG, the input gate is 1 - forget gate; z then has
-            three blocks (f, c, o), so W, U and b have 3 * units columns.
-        layer_norm: normalize each gate's pre-activation (scale
-            `gate_norm_scale`, then the bias) and the cell state before the
-            output activation (`cell_norm_scale`, `cell_norm_center`).
-        layer_norm_epsilon: added to the variance in layer norm.
-        cell_clip: clip c_t to [-cell_clip, cell_clip].
-        gate_clip: clip every gate pre-activation to [-gate_clip, gate_clip]
-            (ONNX's LSTM `clip`).
-        zoneout_cell, zoneout_hidden: rates in [0, 1) (Krueger et al. 2016):
-            in training each unit of c (h) keeps its previous value with this
-            probability, drawn anew at every step; at inference the
-            expectation, rate * previous + (1 - rate) * new.
+{options}
 
     Call arguments:
         inputs: x_t, (batch, features); or a whole sequence
@@ -90,106 +56,31 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
     (2, 8)
     """
 
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        unit_forget_bias=True,
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        peephole=False,
-        proj_units=None,
-        proj_clip=None,
-        coupled_gates=False,
-        layer_norm=False,
-        layer_norm_epsilon=1e-5,
-        cell_clip=None,
-        gate_clip=None,
-        zoneout_cell=0.0,
-        zoneout_hidden=0.0,
-        **kwargs,
-    ):
+    def __init__(self, units, *args, **kwargs):
+        # Every option of variants.OPTIONS, checked; the rest is the Layer's.
+        kwargs = variants.bind_positional("LSTMCell", variants.KERAS_NAMES, args, kwargs)
+        options = variants.parse(kwargs)
         super().__init__(**kwargs)
         self.units = validation.positive_int("units", units)
-        self.activation = validation.activation("activation", activation)
-        self.recurrent_activation = validation.activation(
-            "recurrent_activation", recurrent_activation
-        )
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(
-            recurrent_initializer
-        )
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = keras.regularizers.get(
-            recurrent_regularizer
-        )
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
-        self.dropout = validation.rate("dropout", dropout)
-        self.recurrent_dropout = validation.rate(
-            "recurrent_dropout", recurrent_dropout
-        )
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed=seed)
-        self.peephole = bool(peephole)
-        self.proj_units = validation.optional_positive_int("proj_units", proj_units)
-        self.proj_clip = validation.optional_positive_float("proj_clip", proj_clip)
-        if self.proj_clip is not None and self.proj_units is None:
-            raise ValueError(
-                "`proj_clip` clips the projection, so it needs `proj_units`. "
-                f"Received: proj_clip={proj_clip}, proj_units=None"
-            )
-        self.coupled_gates = bool(coupled_gates)
-        self.layer_norm = bool(layer_norm)
-        self.layer_norm_epsilon = validation.optional_positive_float(
-            "layer_norm_epsilon", layer_norm_epsilon
-        )
-        self.cell_clip = validation.optional_positive_float("cell_clip", cell_clip)
-        self.gate_clip = validation.optional_positive_float("gate_clip", gate_clip)
-        self.zoneout_cell = validation.rate("zoneout_cell", zoneout_cell)
-        self.zoneout_hidden = validation.rate("zoneout_hidden", zoneout_hidden)
+        for name, value in options.items():
+            setattr(self, name, value)
+        self.seed_generator = keras.random.SeedGenerator(seed=self.seed)
         self.hidden_size = self.proj_units or self.units
         self.state_size = [self.hidden_size, self.units]
         self.output_size = self.hidden_size
 
     @property
     def gate_count(self):
-        return len(gate_names(self.coupled_gates))
-
-    @property
-    def bias_in_projection(self):
-        """Whether b is added with x_t W (with layer norm it comes after LN)."""
-        return self.use_bias and not self.layer_norm
+        return len(gates.gate_names(self.coupled_gates))
 
     @property
     def variants(self):
         """The names of the variant arguments that are on."""
-        names = (
-            "peephole", "proj_units", "proj_clip", "coupled_gates", "layer_norm",
-            "cell_clip", "gate_clip", "zoneout_cell", "zoneout_hidden",
-        )
-        return {name for name in names if getattr(self, name)}
+        return variants.variants_on(self)
 
     @property
     def is_plain(self):
-        """No variant is on: the classic LSTM that fused kernels compute."""
+        """No variant is on: the classic LSTM."""
         return not self.variants
 
     def build(self, input_shape):
@@ -198,57 +89,22 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
             validation.sequence_shape("inputs", input_shape)
         else:
             validation.step_shape("inputs", input_shape)
-        input_dim = input_shape[-1]
-        gates_width = self.gate_count * self.units
-        self.kernel = self.add_weight(
-            shape=(input_dim, gates_width),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.hidden_size, gates_width),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(gates_width,),
-                name="bias",
-                initializer=self._initial_bias,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
+        for weight in variants.weights_of(self):
+            variable = self.add_weight(
+                shape=variants.weight_shape(self, weight, input_shape[-1]),
+                name=weight.name,
+                initializer=self._initializer(weight),
+                regularizer=getattr(self, weight.regularizer) if weight.regularizer else None,
+                constraint=getattr(self, weight.constraint) if weight.constraint else None,
             )
-        else:
+            setattr(self, weight.name, variable)
+        if not self.use_bias:
             self.bias = None
-        if self.peephole:
-            for gate in ("i", "f", "o"):
-                if gate == "i" and self.coupled_gates:
-                    continue  # no input gate of its own
-                setattr(
-                    self,
-                    f"peephole_{gate}",
-                    self.add_weight(shape=(self.units,), name=f"peephole_{gate}", initializer="zeros"),
-                )
-        if self.proj_units is not None:
-            self.projection_kernel = self.add_weight(
-                shape=(self.units, self.proj_units),
-                name="projection_kernel",
-                initializer=self.kernel_initializer,
-            )
-        if self.layer_norm:
-            self.gate_norm_scale = self.add_weight(
-                shape=(gates_width,), name="gate_norm_scale", initializer="ones"
-            )
-            self.cell_norm_scale = self.add_weight(
-                shape=(self.units,), name="cell_norm_scale", initializer="ones"
-            )
-            self.cell_norm_center = self.add_weight(
-                shape=(self.units,), name="cell_norm_center", initializer="zeros"
-            )
+
+    def _initializer(self, weight):
+        if weight.name == "bias":
+            return self._initial_bias
+        return getattr(self, weight.initializer, weight.initializer)
 
     def _initial_bias(self, shape, dtype=None):
         if not self.unit_forget_bias:
@@ -257,9 +113,13 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
             ops.ones((self.units,), dtype=dtype)
             if name == "f"
             else self.bias_initializer((self.units,), dtype=dtype)
-            for name in gate_names(self.coupled_gates)
+            for name in gates.gate_names(self.coupled_gates)
         ]
         return ops.concatenate(blocks)
+
+    def step_params(self):
+        """The options and weights for `gates.step`, each weight read once."""
+        return gates.read_params(self, lambda variable, name: ops.convert_to_tensor(variable))
 
     def call(self, inputs, states=None, training=False):
         if states is None:
@@ -268,20 +128,23 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         validation.states(
             "states", states, inputs.shape[0], self.hidden_size, self.units
         )
+        inputs = as_floats(inputs, self.compute_dtype)
         h_prev, c_prev = states
         if training and self.dropout > 0:
             inputs = inputs * self.get_dropout_mask(inputs)
-        h_recurrent = h_prev
+        recurrent_mask = None
         if training and self.recurrent_dropout > 0:
-            h_recurrent = h_prev * self.get_recurrent_dropout_mask(h_prev)
-        z = ops.matmul(inputs, self.kernel) + ops.matmul(
-            h_recurrent, self.recurrent_kernel
+            recurrent_mask = self.get_recurrent_dropout_mask(h_prev)
+        p = self.step_params()
+        h, c = gates.step(
+            p,
+            gates.project_input(p, inputs),
+            h_prev,
+            c_prev,
+            recurrent_dropout_mask=recurrent_mask,
+            keep_c=self.zoneout_keep(ops.shape(c_prev), c_prev.dtype, training),
+            keep_h=self.zoneout_keep(ops.shape(h_prev), h_prev.dtype, training, hidden=True),
         )
-        if self.bias_in_projection:
-            z = z + self.bias
-        h, c = lstm_update(self, z, c_prev)
-        c = zoneout(c_prev, c, self.zoneout_keep(ops.shape(c_prev), c_prev.dtype, training))
-        h = zoneout(h_prev, h, self.zoneout_keep(ops.shape(h_prev), h_prev.dtype, training, hidden=True))
         return h, [h, c]
 
     def zoneout_keep(self, shape, dtype, training, hidden=False):
@@ -311,18 +174,24 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         validation.sequence_shape(
             "inputs", sequences.shape, self.kernel.shape[0]
         )
+        sequences = as_floats(sequences, self.compute_dtype)
         initial_state = self.get_initial_state(ops.shape(sequences)[0])
         input_mask = recurrent_mask = None
         if training and self.dropout > 0:
             input_mask = self.get_dropout_mask(sequences[:, 0, :])
         if training and self.recurrent_dropout > 0:
             recurrent_mask = self.get_recurrent_dropout_mask(initial_state[0])
+        steps, batch = ops.shape(sequences)[1], ops.shape(sequences)[0]
         last_output, _, _ = lstm_sequence(
             self,
             sequences,
             initial_state,
             input_dropout_mask=input_mask,
             recurrent_dropout_mask=recurrent_mask,
+            zoneout_cell_keep=self.zoneout_keep((steps, batch, self.units), sequences.dtype, training),
+            zoneout_hidden_keep=self.zoneout_keep(
+                (steps, batch, self.hidden_size), sequences.dtype, training, hidden=True
+            ),
         )
         self.reset_dropout_mask()
         self.reset_recurrent_dropout_mask()
@@ -344,53 +213,21 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         ]
 
     def get_config(self):
-        config = {
-            "units": self.units,
-            "activation": keras.activations.serialize(self.activation),
-            "recurrent_activation": keras.activations.serialize(
-                self.recurrent_activation
-            ),
-            "use_bias": self.use_bias,
-            "kernel_initializer": keras.initializers.serialize(
-                self.kernel_initializer
-            ),
-            "recurrent_initializer": keras.initializers.serialize(
-                self.recurrent_initializer
-            ),
-            "bias_initializer": keras.initializers.serialize(
-                self.bias_initializer
-            ),
-            "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": keras.regularizers.serialize(
-                self.kernel_regularizer
-            ),
-            "recurrent_regularizer": keras.regularizers.serialize(
-                self.recurrent_regularizer
-            ),
-            "bias_regularizer": keras.regularizers.serialize(
-                self.bias_regularizer
-            ),
-            "kernel_constraint": keras.constraints.serialize(
-                self.kernel_constraint
-            ),
-            "recurrent_constraint": keras.constraints.serialize(
-                self.recurrent_constraint
-            ),
-            "bias_constraint": keras.constraints.serialize(
-                self.bias_constraint
-            ),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
-            "peephole": self.peephole,
-            "proj_units": self.proj_units,
-            "proj_clip": self.proj_clip,
-            "coupled_gates": self.coupled_gates,
-            "layer_norm": self.layer_norm,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "cell_clip": self.cell_clip,
-            "gate_clip": self.gate_clip,
-            "zoneout_cell": self.zoneout_cell,
-            "zoneout_hidden": self.zoneout_hidden,
-        }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), "units": self.units, **variants.config(self)}
+
+
+def as_floats(inputs, dtype):
+    """Integer (or boolean) inputs cast to the layer's dtype, as Keras's LSTM
+    does; float inputs were already cast by Keras's autocasting."""
+    inputs = ops.convert_to_tensor(inputs)
+    if keras.backend.standardize_dtype(inputs.dtype) != dtype and not _is_float(inputs.dtype):
+        return ops.cast(inputs, dtype)
+    return inputs
+
+
+def _is_float(dtype):
+    return "float" in keras.backend.standardize_dtype(dtype)
+
+
+LSTMCell.__doc__ = LSTMCell.__doc__.replace("{options}", variants.describe())
+variants.signature(LSTMCell.__init__, variants.KERAS_NAMES)

@@ -15,6 +15,8 @@ as JSON and exits non-zero (with the reason) if the export is refused.
 import argparse
 import json
 import sys
+import zipfile
+from pathlib import Path
 
 
 def _export(args):
@@ -22,6 +24,11 @@ def _export(args):
 
     import keras_lstm  # noqa: F401  (registers the layers the file names)
 
+    # Keras says "File not found" for a file that exists but is no .keras archive.
+    if not Path(args.model).is_file():
+        raise FileNotFoundError(f"{args.model}: no such file; expected a model saved as .keras")
+    if not zipfile.is_zipfile(args.model):
+        raise ValueError(f"{args.model} is not a .keras file (not a zip archive); expected a model saved as .keras")
     model = keras.saving.load_model(args.model)
     if args.format == "onnx":
         from keras_lstm.export.onnx import to_onnx
@@ -80,7 +87,9 @@ def main(argv=None):
             return zoo_cli.main(args)
         _export(args)
         return 0
-    except (ValueError, RuntimeError) as error:
+    # Bad input the user gave (OSError: a file named on the command line that is missing
+    # or unreadable) is one line and exit status 2, not a traceback.
+    except (ValueError, RuntimeError, OSError) as error:
         print(f"keras-lstm {args.command}: {error}", file=sys.stderr)
         return 2
 

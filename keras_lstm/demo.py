@@ -13,6 +13,9 @@
 Run: `KERAS_BACKEND=jax python -m keras_lstm.demo` (any backend).
 """
 
+import contextlib
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,7 +39,7 @@ def forecaster_demo():
     for k, origin in enumerate(origins):
         actual = series[origin : origin + ef.DAY]
         naive = series[origin - ef.WEEK : origin - ef.WEEK + ef.DAY]
-        inside = np.mean((actual >= lower[k]) & (actual <= upper[k])) * 100
+        inside = ef.interval_coverage(actual, lower[k], upper[k])
         day = str(times[origin].astype("datetime64[D]"))
         print(f"  {day:<12} {ef.mape(median[k], actual):9.2f}% {ef.mape(naive, actual):9.2f}% {inside:11.0f}%")
     actual = series[origins[:, None] + np.arange(ef.DAY)]
@@ -128,8 +131,39 @@ def export_demo(forecaster):
             print(f"  {name:<8} {path.stat().st_size / 1024:7.1f} KiB {report['max_error']:15.1e}  {runtime}")
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Points file descriptor 2 at /dev/null: what C++ libraries write there goes nowhere."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow with the process's stderr silenced, if it is installed.
+
+    Loading its libraries logs through absl before absl's logging is set up, and those
+    lines (oneDNN, "Could not find cuda drivers") ignore TF_CPP_MIN_LOG_LEVEL. On JAX
+    and torch the demo loads TensorFlow midway (the recognizer's MelSpectrogram layer,
+    the TFLite exporter), which put them in the middle of its tables. On TensorFlow
+    `import keras` has loaded it before the demo starts, and this does nothing.
+    """
+    try:
+        with _native_stderr_silenced():
+            import tensorflow  # noqa: F401
+    except ImportError:
+        pass
+
+
 def main(argv=None):
     start = time.perf_counter()
+    import_tensorflow_quietly()
     print(f"keras-lstm demo on the {keras.backend.backend()} backend")
     forecaster = forecaster_demo()
     recognizer_demo()

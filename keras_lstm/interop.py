@@ -20,21 +20,11 @@ import os
 import keras
 import numpy as np
 
+from keras_lstm import variants
 from keras_lstm.gates import gate_names
 from keras_lstm.lstm import LSTM
 from keras_lstm.stacked import StackedLSTM
 
-# The weights an LSTM cell may hold (the variants' ones only when enabled),
-# read and written by name so that the order of `get_weights` never matters.
-_WEIGHT_NAMES = (
-    "kernel",
-    "recurrent_kernel",
-    "bias",
-    "peephole_i",
-    "peephole_f",
-    "peephole_o",
-    "projection_kernel",
-)
 _TORCH_SUFFIXES = ("", "_reverse")  # forward, backward direction
 _ONNX_ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu"}
 _ONNX_DEFAULT_ACTIVATIONS = ("Sigmoid", "Tanh", "Tanh")
@@ -81,7 +71,7 @@ def _read_weights(lstm):
     Works for `keras_lstm.LSTM` and `keras.layers.LSTM` (same names).
     """
     weights = {}
-    for name in _WEIGHT_NAMES:
+    for name in variants.WEIGHT_NAMES:
         variable = getattr(lstm.cell, name, None)
         if variable is not None:
             weights[name] = keras.ops.convert_to_numpy(variable)
@@ -182,28 +172,7 @@ def from_torch(module):
 
 def _torch_problems(lstm, go_backwards):
     """Why torch.nn.LSTM cannot compute `lstm` (empty if it can)."""
-    cell = lstm.cell
-    problems = [
-        f"{name}={getattr(cell, name)!r}"
-        for name in (
-            "peephole",
-            "coupled_gates",
-            "layer_norm",
-            "cell_clip",
-            "gate_clip",
-            "proj_clip",
-            "zoneout_cell",
-            "zoneout_hidden",
-        )
-        if getattr(cell, name)
-    ]
-    if cell.activation is not keras.activations.tanh:
-        problems.append(f"activation={keras.activations.serialize(cell.activation)!r}")
-    if cell.recurrent_activation is not keras.activations.sigmoid:
-        problems.append(
-            "recurrent_activation="
-            f"{keras.activations.serialize(cell.recurrent_activation)!r}"
-        )
+    problems = variants.refusals(lstm.cell, variants.TORCH_MODULE)
     if lstm.go_backwards != go_backwards:
         where = "the backward layer of a Bidirectional" if go_backwards else "a forward layer"
         problems.append(f"go_backwards={lstm.go_backwards} on {where}")
@@ -312,9 +281,9 @@ def to_torch(layer):
 
 
 def _from_keras_lstm_config(layer):
-    config = layer.get_config()
-    config.pop("use_cudnn", None)  # a keras.layers.LSTM switch we do not have
-    return LSTM(**config)
+    # Keras keeps use_cudnn out of its config (its Bidirectional copies the
+    # attribute instead); ours serializes it.
+    return LSTM(**layer.get_config(), use_cudnn=layer.use_cudnn)
 
 
 def from_keras(layer):

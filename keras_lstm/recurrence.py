@@ -6,7 +6,7 @@ faster per-backend path must compute the same function.
 
 from keras import ops
 
-from keras_lstm.gates import lstm_update, zoneout
+from keras_lstm import gates
 
 
 def lstm_sequence(
@@ -59,13 +59,10 @@ def lstm_sequence(
     # Read each weight once, outside the loop: a variable read inside a
     # TensorFlow while loop is one more op per step, and XLA cannot compile
     # its gradient.
-    kernel = ops.convert_to_tensor(cell.kernel)
-    recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
-    bias = ops.convert_to_tensor(cell.bias) if cell.bias_in_projection else None
+    p = cell.step_params()
 
     def project(x):
-        z = ops.matmul(x, kernel)
-        return z if bias is None else z + bias
+        return gates.project_input(p, x)
 
     # The input half of the gate pre-activations does not depend on the
     # state, so it can be computed for every step in one matrix product.
@@ -85,14 +82,15 @@ def lstm_sequence(
 
     def step(carry, inputs):
         h_prev, c_prev = carry[0], carry[1]
-        h_recurrent = h_prev
-        if recurrent_dropout_mask is not None:
-            h_recurrent = h_prev * recurrent_dropout_mask
-        z_input = inputs["z"] if project_inputs_first else project(inputs["z"])
-        z = z_input + ops.matmul(h_recurrent, recurrent_kernel)
-        h, c = lstm_update(cell, z, c_prev)
-        c = zoneout(c_prev, c, inputs.get("keep_c", zoneout_cell_keep))
-        h = zoneout(h_prev, h, inputs.get("keep_h", zoneout_hidden_keep))
+        h, c = gates.step(
+            p,
+            inputs["z"] if project_inputs_first else project(inputs["z"]),
+            h_prev,
+            c_prev,
+            recurrent_dropout_mask=recurrent_dropout_mask,
+            keep_c=inputs.get("keep_c", zoneout_cell_keep),
+            keep_h=inputs.get("keep_h", zoneout_hidden_keep),
+        )
         if mask is None:
             return (h, c), (h, c)
         step_mask, output_prev = inputs["mask"], carry[2]

@@ -71,12 +71,27 @@ def activation(name, value):
         ) from error
 
 
+def static_shape(shape):
+    """`shape` as a tuple of ints, None where a dimension is not a fixed int.
+
+    While torch traces a model (torch.jit.trace, Keras's ONNX export on
+    torch) dimensions arrive as tensors; comparing those with ints records a
+    data-dependent branch and warns (TracerWarning). Such a dimension is
+    checked as unknown instead.
+    """
+    return tuple(
+        int(d) if isinstance(d, numbers.Integral) and not isinstance(d, bool) else None
+        for d in shape
+    )
+
+
 def _shape(tensor):
-    return tuple(tensor.shape)
+    return static_shape(tensor.shape)
 
 
 def sequence_shape(name, shape, features=None):
-    """Checks a (batch, time, features) shape, and the feature size if given."""
+    """Checks a (batch, time, features) shape: known features when building
+    (`features` None), the built size when calling."""
     _rank(name, shape, 3, "(batch, time, features)", features)
 
 
@@ -86,7 +101,7 @@ def step_shape(name, shape, features=None):
 
 
 def _rank(name, shape, rank, layout, features):
-    shape = tuple(shape)
+    shape = static_shape(shape)
     if len(shape) != rank:
         raise ValueError(
             f"`{name}` must have rank {rank}, {layout}. Received: {name}.shape={shape}"
@@ -95,12 +110,15 @@ def _rank(name, shape, rank, layout, features):
 
 
 def _feature_size(name, shape, features):
-    if shape[-1] is None:
+    """Without `features` (building), the size must be known; with it (a
+    call on a built layer), a known size must match it (one that is not a
+    fixed int, as while torch traces, is not checked)."""
+    if features is None and shape[-1] is None:
         raise ValueError(
             f"The last axis of `{name}` (features) must be known to build the "
             f"layer. Received: {name}.shape={shape}"
         )
-    if features is not None and shape[-1] != features:
+    if features is not None and shape[-1] not in (None, features):
         raise ValueError(
             f"`{name}` has {shape[-1]} features but the layer was built for "
             f"{features} (kernel shape ({features}, 4 * units)). "
@@ -123,7 +141,7 @@ def states(name, states, batch_size, hidden_size, units):
         )
     for state_name, state, size in zip(("h", "c"), states, (hidden_size, units)):
         shape = _shape(state)
-        expected = (batch_size, size)
+        expected = static_shape((batch_size, size))
         if len(shape) != 2 or not _dims_match(shape, expected):
             raise ValueError(
                 f"`{name}` [{state_name}] must have shape (batch, {size}) = "
@@ -134,7 +152,7 @@ def states(name, states, batch_size, hidden_size, units):
 def mask(name, mask, batch_size, timesteps):
     """Checks a (batch, time) mask."""
     shape = _shape(mask)
-    expected = (batch_size, timesteps)
+    expected = static_shape((batch_size, timesteps))
     if len(shape) != 2 or not _dims_match(shape, expected):
         raise ValueError(
             f"`{name}` must have shape (batch, time) = {expected}, matching "

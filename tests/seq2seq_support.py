@@ -26,14 +26,22 @@ def check_tflite_export(zoo_model, tmp_path):
 
 
 def check_bad_input(zoo_model, method, argument):
+    """`method` (reply, translate) names `argument` for each kind of bad input."""
     import pytest
 
-    with pytest.raises(TypeError, match=rf"{argument}\[1\] is int"):
+    with pytest.raises(TypeError, match=rf"{argument}\[1\] is int; expected a str"):
         method(["fine", 3])
-    with pytest.raises(ValueError, match=rf"{argument}\[0\] is empty"):
+    with pytest.raises(TypeError, match=rf"{argument} is NoneType; expected a str or a list of str"):
+        method(None)
+    with pytest.raises(TypeError, match=rf"{argument} is set; expected a str or a list of str"):
+        method({"fine"})
+    with pytest.raises(ValueError, match=rf"^{argument} is empty; expected some text"):
         method("   ")
+    with pytest.raises(ValueError, match=rf"{argument}\[1\] is empty"):
+        method(["fine", ""])
     with pytest.raises(ValueError, match="beam_size=0"):
         method("fine", beam_size=0)
+    assert method([]) == []  # no texts, no outputs
 
 
 def assert_close_scores(actual, expected, tolerance=0.05):

@@ -1,6 +1,7 @@
-"""The keras-lstm command: export of a saved model."""
+"""The keras-lstm command: export of a saved model, and bad input refused in one line."""
 
 import json
+import wave
 
 import keras
 import numpy as np
@@ -45,3 +46,93 @@ def test_a_refused_export_exits_2_with_the_reason(tmp_path, capsys):
     model.save(path)
     assert main(["export", str(path), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
     assert "only the tanh/sigmoid activations export" in capsys.readouterr().err
+
+
+# --- bad input: one line on stderr, exit status 2, no traceback ------------------
+
+MODELS = {}  # each zoo model loaded once for all the commands below
+
+
+@pytest.fixture
+def inputs(tmp_path, monkeypatch):
+    """Bad (and one good) input files in the working directory, and zoo models loaded once."""
+    from keras_lstm import zoo
+
+    load = zoo.load
+
+    def load_once(name, directory=None):
+        if name not in MODELS:
+            MODELS[name] = load(name, directory)
+        return MODELS[name]
+
+    monkeypatch.setattr(zoo, "load", load_once)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.wav").write_text("hi\n")
+    for name, frames, channels in (("short.wav", 100, 1), ("stereo.wav", 1000, 2)):
+        with wave.open(name, "wb") as stream:
+            stream.setnchannels(channels)
+            stream.setsampwidth(2)
+            stream.setframerate(8000)
+            stream.writeframes(b"\0\0" * frames * channels)
+    demand = np.full(500, 30000.0)
+    np.savetxt("good.csv", demand)
+    np.savetxt("negative.csv", np.r_[demand[:497], -5.0, demand[:2]])
+    np.savetxt("gap.csv", np.r_[demand[:10], np.nan, demand[11:]])
+    np.savetxt("short.csv", demand[:100])
+    (tmp_path / "text.csv").write_text("30000\nabc\n")
+    (tmp_path / "empty.csv").write_text("")
+    return tmp_path
+
+
+EXPECTED = "; expected half-hourly demand in MW, one value a line"
+STORY_FORMS = "'Mary went to the kitchen.', 'John picked up the football.', 'Sandra dropped the milk.'"
+QUESTION_FORMS = (
+    "'Where is Mary?', 'Where is the football?', 'Where was the football before the kitchen?', "
+    "'Is John in the garden?', 'How many objects is Daniel carrying?'"
+)
+FORECAST = ["zoo", "run", "electricity-forecaster", "--start", "2000-08-14T00:00", "--csv"]
+
+
+REFUSED = [
+    (["zoo", "run", "digit-speech-recognizer", "missing.wav"],
+     "keras-lstm zoo: missing.wav: No such file or directory; expected a 16-bit mono WAV file"),
+    (["zoo", "run", "digit-speech-recognizer", "x.wav"],
+     "keras-lstm zoo: x.wav is not a WAV file (too short for a WAV header); expected a 16-bit mono WAV file"),
+    (["zoo", "run", "digit-speech-recognizer", "short.wav"],
+     "keras-lstm zoo: short.wav has 100 samples; expected at least 400 (50 ms at 8 kHz)"),
+    (["zoo", "run", "digit-speech-recognizer", "stereo.wav"],
+     "keras-lstm zoo: stereo.wav: expected 16-bit mono PCM, got 16-bit with 2 channels"),
+    (FORECAST + ["negative.csv"],
+     "keras-lstm zoo: --csv negative.csv: history[497] is -5.0; expected demand above 0 MW (1 of 500 values are 0 or below)"),
+    (FORECAST + ["gap.csv"],
+     "keras-lstm zoo: --csv gap.csv: history[10] is nan; expected a demand in MW at every half-hour "
+     "(1 of 500 values are missing (NaN) or infinite)"),
+    (FORECAST + ["short.csv"],
+     "keras-lstm zoo: --csv short.csv: history has shape (100,); expected a 1-D series of at least 432 "
+     "half-hourly values (a week plus the model's 96-step window)"),
+    (FORECAST + ["text.csv"],
+     "keras-lstm zoo: --csv text.csv: could not convert string 'abc' to float64 at row 1, column 1." + EXPECTED),
+    (FORECAST + ["empty.csv"], 'keras-lstm zoo: --csv empty.csv: loadtxt: input contained no data: "empty.csv"' + EXPECTED),
+    (FORECAST + ["missing.csv"], "keras-lstm zoo: --csv missing.csv: No such file or directory" + EXPECTED),
+    (["zoo", "run", "electricity-forecaster", "--csv", "good.csv", "--start", "next monday"],
+     "keras-lstm zoo: --start='next monday' is not a date and time; expected a date and time such as '2000-08-14T00:00'"),
+    (["zoo", "run", "qa-chatbot", "--story", "", "--question", "Where is Mary?"],
+     f"keras-lstm zoo: story='' has no sentences; expected sentences such as {STORY_FORMS}"),
+    (["zoo", "run", "qa-chatbot", "--story", "Mary went to the kitchen.", "--question", ""],
+     f"keras-lstm zoo: question=''; expected a question such as {QUESTION_FORMS}"),
+    (["zoo", "run", "qa-chatbot", " "], "keras-lstm zoo: prompts is empty; expected some text"),
+    (["zoo", "run", "de-en-translator", "Das Haus ist groß.", ""], "keras-lstm zoo: sentences[1] is empty; expected some text"),
+    (["export", "missing.keras", "--format", "onnx", "--out", "x.onnx"],
+     "keras-lstm export: missing.keras: no such file; expected a model saved as .keras"),
+    (["export", "x.wav", "--format", "onnx", "--out", "x.onnx"],
+     "keras-lstm export: x.wav is not a .keras file (not a zip archive); expected a model saved as .keras"),
+    (["chat", "--beam", "0"], "keras-lstm chat: --beam 0: expected 1 or more"),
+]
+
+
+@pytest.mark.parametrize("argv, line", REFUSED, ids=[" ".join(argv) for argv, _ in REFUSED])
+def test_bad_input_is_one_line_and_exit_status_2(inputs, capsys, argv, line):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert captured.err.splitlines() == [line]

@@ -1,11 +1,12 @@
 """Which implementation runs, and that every one computes the reference function."""
 
+import contextlib
+
 import numpy as np
 import keras
 import pytest
 
 import keras_lstm
-import keras_lstm.lstm
 from support import BACKEND, outputs_and_gradients, random_inputs, relative_error
 
 BATCH, STEPS, FEATURES, UNITS = 3, 6, 4, 5
@@ -93,9 +94,18 @@ def test_the_expected_path_runs(monkeypatch, case, fast_path):
     assert layer.last_path == expected
 
 
+@contextlib.contextmanager
+def on_the_reference(layer):
+    """`layer` runs the reference loop inside this context (use_cudnn=False)."""
+    saved, layer.use_cudnn = layer.use_cudnn, False
+    try:
+        yield
+    finally:
+        layer.use_cudnn = saved
+
+
 def reference_outputs_and_gradients(monkeypatch, layer, x, **call_kwargs):
-    with monkeypatch.context() as patch:
-        patch.setattr(keras_lstm.lstm, "choose_path", lambda *args: "scan")
+    with on_the_reference(layer):
         result = outputs_and_gradients(layer, x, **call_kwargs)
         assert layer.last_path == "scan"
     return result
@@ -161,8 +171,7 @@ def test_fast_path_applies_the_input_dropout_mask(monkeypatch):
 
     fast_outputs, fast_gradients = run()
     assert layer.last_path == FAST_PATH
-    with monkeypatch.context() as patch:
-        patch.setattr(keras_lstm.lstm, "choose_path", lambda *args: "scan")
+    with on_the_reference(layer):
         reference_outputs, reference_gradients = run()
     assert relative_error(fast_outputs[0], reference_outputs[0]) < FORWARD_TOLERANCE
     for fast, reference in zip(fast_gradients, reference_gradients):
@@ -234,9 +243,172 @@ def test_jax_cudnn_decides_a_traced_mask_at_run_time(monkeypatch, mask_kind):
         return outputs
 
     jitted = jax.jit(run)(weights, x, mask)
-    assert layer.last_path == "jax_cudnn"  # chosen at trace time
-    with monkeypatch.context() as patch:
-        patch.setattr(keras_lstm.lstm, "choose_path", lambda *args: "scan")
+    # Chosen on the device; the name says so.
+    assert layer.last_path == "jax_cudnn or scan_step_projection (the traced mask decides on the device)"
+    with on_the_reference(layer):
         expected = run(weights, x, mask)
     for actual, reference in zip(jitted, expected):
         assert relative_error(np.asarray(actual), np.asarray(reference)) < FORWARD_TOLERANCE
+
+
+# use_cudnn, as keras.layers.LSTM takes it: "auto" the fastest path, True the
+# fused kernel or a ValueError saying why, False the reference loop.
+
+
+def test_use_cudnn_false_runs_the_reference():
+    layer = keras_lstm.LSTM(UNITS, use_cudnn=False)
+    layer(random_inputs(BATCH, STEPS, FEATURES))
+    assert layer.last_path == "scan"
+
+
+@pytest.mark.parametrize(
+    "kwargs, named",
+    [
+        ({"peephole": True}, "peephole=True"),
+        ({"activation": "relu"}, "activation='relu'"),
+        ({"layer_norm": True, "zoneout_cell": 0.1}, "layer_norm=True, zoneout_cell=0.1"),
+        ({"unroll": True}, "unroll=True"),
+    ],
+)
+def test_use_cudnn_true_on_a_layer_no_fused_kernel_takes_raises(kwargs, named):
+    with pytest.raises(ValueError, match=rf"use_cudnn=True, but .* cannot take {named}"):
+        keras_lstm.LSTM(UNITS, use_cudnn=True, **kwargs)
+
+
+def test_use_cudnn_must_be_auto_true_or_false():
+    with pytest.raises(ValueError, match=r"`use_cudnn` must be 'auto', True or False.*use_cudnn='yes'"):
+        keras_lstm.LSTM(UNITS, use_cudnn="yes")
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch is the backend with a fused kernel on a CPU")
+def test_use_cudnn_true_runs_the_fused_kernel_and_refuses_what_it_cannot_run():
+    layer = keras_lstm.LSTM(UNITS, use_cudnn=True, proj_units=3)  # torch's kernel has proj_size
+    layer(random_inputs(BATCH, STEPS, FEATURES))
+    assert layer.last_path == "torch_fused"
+    with pytest.raises(ValueError, match="torch_fused takes only right-padded masks"):
+        layer(random_inputs(BATCH, STEPS, FEATURES), mask=middle_mask())
+    dropout = keras_lstm.LSTM(UNITS, use_cudnn=True, recurrent_dropout=0.2)
+    with pytest.raises(ValueError, match="no recurrent dropout"):
+        dropout(random_inputs(BATCH, STEPS, FEATURES), training=True)
+
+
+@pytest.mark.skipif(BACKEND == "torch" or FAST_PATH == "jax_cudnn", reason="a JAX or TensorFlow machine without a GPU")
+def test_use_cudnn_true_without_a_gpu_raises_when_called():
+    layer = keras_lstm.LSTM(UNITS, use_cudnn=True)  # the layer itself could run on cuDNN
+    with pytest.raises(ValueError, match=rf"use_cudnn=True, but .*needs a GPU, and {BACKEND} sees none"):
+        layer(random_inputs(BATCH, STEPS, FEATURES))
+
+
+def fake_keras_cudnn_lstm(
+    inputs, h0, c0, mask, kernel, recurrent_kernel, bias, activation, recurrent_activation,
+    return_sequences=False, go_backwards=False, unroll=False, time_major=False,
+):
+    """Stands for Keras's TensorFlow `lstm` (cuDNN) on a machine without a GPU:
+    its contract, computed by the numpy reference (forward only)."""
+    import tensorflow as tf
+
+    from reference import numpy_lstm
+
+    assert mask is None and not unroll and not time_major
+    assert activation is keras.activations.tanh and recurrent_activation is keras.activations.sigmoid
+
+    def run(x, h, c, w, u, b):
+        outputs, last, h, c = numpy_lstm(x, w, u, b, initial_state=[h, c], go_backwards=go_backwards)
+        return [a.astype("float32") for a in (last, outputs, h, c)]
+
+    last, outputs, h, c = tf.numpy_function(
+        run, [inputs, h0, c0, kernel.value, recurrent_kernel.value, bias.value], [tf.float32] * 4
+    )
+    if not return_sequences:
+        outputs = last[:, None]
+    return last, outputs, [h, c]
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the TensorFlow cuDNN path")
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_tf_cudnn_path_passes_keras_function_the_layer(monkeypatch, go_backwards):
+    """On a machine without a GPU, Keras's cuDNN function is replaced by a stand-in
+    with its contract: what is checked here is what our path gives it (weights,
+    state, input dropout, direction) and what it makes of the result."""
+    from keras_lstm import tf_cudnn
+
+    if not tf_cudnn.gpu_available():
+        monkeypatch.setattr(tf_cudnn, "gpu_available", lambda: True)
+        monkeypatch.setattr(tf_cudnn.keras_tensorflow_rnn, "lstm", fake_keras_cudnn_lstm)
+    x = random_inputs(BATCH, STEPS, FEATURES, seed=7)
+    state = [random_inputs(BATCH, UNITS, seed=s) for s in (8, 9)]
+    layer = keras_lstm.LSTM(UNITS, dropout=0.4, return_sequences=True, return_state=True, go_backwards=go_backwards)
+    layer(x)
+    dropout_mask = ((np.random.default_rng(1).random((BATCH, FEATURES)) > 0.4) / 0.6).astype("float32")
+
+    def run():
+        layer.cell._dropout_mask = keras.ops.convert_to_tensor(dropout_mask)  # reset after each call
+        return [np.asarray(y) for y in layer(x, initial_state=state, training=True)]
+
+    fast = run()
+    assert layer.last_path == "tf_cudnn"
+    with on_the_reference(layer):
+        reference = run()
+    for actual, expected in zip(fast, reference):
+        assert relative_error(actual, expected) < FORWARD_TOLERANCE
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the TensorFlow cuDNN path")
+def test_a_path_that_raises_not_implemented_falls_back(monkeypatch):
+    from keras_lstm import tf_cudnn
+
+    def unavailable(*args, **kwargs):
+        raise NotImplementedError
+
+    monkeypatch.setattr(tf_cudnn, "gpu_available", lambda: True)
+    monkeypatch.setattr(tf_cudnn.keras_tensorflow_rnn, "lstm", unavailable)
+    layer = keras_lstm.LSTM(UNITS)
+    layer(random_inputs(BATCH, STEPS, FEATURES))
+    assert layer.last_path == "tf_while"
+    layer.use_cudnn = True
+    with pytest.raises(ValueError, match="use_cudnn=True, but tf_cudnn raised NotImplementedError"):
+        layer(random_inputs(BATCH, STEPS, FEATURES))
+
+
+# Keras casts integer inputs to the layer's dtype and float64 ones by autocasting;
+# every path must do the same.
+INPUT_DTYPE_CASES = {"int32": {}, "int64": {}, "float64": {}, "int32_mask": {"mask": True}, "int32_unrolled": {"unroll": True}}
+
+
+@pytest.mark.parametrize("case", sorted(INPUT_DTYPE_CASES))
+def test_integer_and_float64_inputs_give_what_keras_gives(case):
+    dtype = case.split("_")[0]
+    options = INPUT_DTYPE_CASES[case]
+    x = np.random.default_rng(4).integers(-3, 4, (BATCH, STEPS, FEATURES)).astype(dtype)
+    theirs = keras.layers.LSTM(UNITS, return_sequences=True, unroll=options.get("unroll", False))
+    ours = keras_lstm.LSTM(UNITS, return_sequences=True, unroll=options.get("unroll", False))
+    theirs.build((None, STEPS, FEATURES))
+    ours.build((None, STEPS, FEATURES))
+    ours.set_weights(theirs.get_weights())
+    call = {"mask": right_padded_mask()} if options.get("mask") else {}
+    expected = np.asarray(keras.ops.convert_to_numpy(theirs(x, **call)))
+    actual = np.asarray(keras.ops.convert_to_numpy(ours(x, **call)))
+    assert actual.dtype == np.float32
+    assert relative_error(actual, expected) < FORWARD_TOLERANCE
+
+
+def test_integer_inputs_through_a_model_predict():
+    inputs = keras.Input((STEPS, FEATURES), dtype="int32")
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras_lstm.LSTM(UNITS)(inputs)))
+    x = np.random.default_rng(5).integers(-3, 4, (BATCH, STEPS, FEATURES)).astype("int32")
+    expected = model.predict(x.astype("float32"), verbose=0)
+    assert relative_error(model.predict(x, verbose=0), expected) < FORWARD_TOLERANCE
+
+
+@pytest.mark.parametrize("implementation", [1, 2])
+def test_implementation_is_accepted_and_computes_the_same(implementation):
+    x = random_inputs(BATCH, STEPS, FEATURES)
+    layer = keras_lstm.LSTM(UNITS, implementation=implementation)
+    plain = keras_lstm.LSTM(UNITS)
+    layer.build(x.shape)
+    plain.build(x.shape)
+    layer.set_weights(plain.get_weights())
+    assert relative_error(keras.ops.convert_to_numpy(layer(x)), keras.ops.convert_to_numpy(plain(x))) < 1e-6
+    assert keras_lstm.LSTM.from_config(layer.get_config()).implementation == implementation
+    with pytest.raises(ValueError, match=r"`implementation` must be 1 or 2"):
+        keras_lstm.LSTM(UNITS, implementation=3)

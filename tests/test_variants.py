@@ -168,7 +168,8 @@ def test_projection_shapes_in_models_and_bidirectional():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"proj_clip": 1.0}, ValueError, r"`proj_clip` clips the projection, so it needs `proj_units`"),
+        ({"proj_clip": 1.0}, ValueError, r"`proj_clip` needs `proj_units`.*proj_clip=1.0, proj_units=None"),
+        ({"layer_norm_epsilon": 1e-3}, ValueError, r"`layer_norm_epsilon` needs `layer_norm`"),
         ({"proj_units": 0}, ValueError, r"`proj_units` must be a positive integer"),
         ({"cell_clip": -1.0}, ValueError, r"`cell_clip` must be a positive number or None.*cell_clip=-1.0"),
         ({"gate_clip": "3"}, TypeError, r"`gate_clip` must be a positive number or None"),

@@ -90,3 +90,25 @@ def test_two_supporting_facts_need_the_carriers_moves():
 def test_unknown_task_is_refused():
     with pytest.raises(ValueError, match="task=4"):
         babi_tasks.example(4, None)
+
+
+@pytest.mark.parametrize("task", sorted(babi_tasks.TASKS))
+def test_the_forms_a_reader_accepts_hold_every_generated_sentence_and_question(task):
+    for story, question, _ in babi_tasks.examples(task, 300, seed=8):
+        assert all(babi_tasks.SENTENCE_FORM.fullmatch(sentence) for sentence in story), story
+        assert babi_tasks.QUESTION_FORM.fullmatch(question), question
+
+
+@pytest.mark.parametrize(
+    "text, form",
+    [
+        ("Mary went to the Paris.", babi_tasks.SENTENCE_FORM),
+        ("Mary went to the kitchen", babi_tasks.SENTENCE_FORM),
+        ("the kitchen.", babi_tasks.SENTENCE_FORM),
+        ("Where is the kitchen?", babi_tasks.QUESTION_FORM),
+        ("Is Mary in the football?", babi_tasks.QUESTION_FORM),
+        ("Where is Mary? Where is John?", babi_tasks.QUESTION_FORM),
+    ],
+)
+def test_the_forms_refuse_other_text(text, form):
+    assert not form.fullmatch(text)

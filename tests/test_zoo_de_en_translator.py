@@ -1,5 +1,7 @@
 """de-en-translator: loads and translates on every backend; its exports decode the same; the card reproduces."""
 
+import math
+
 import pytest
 
 from keras_lstm import zoo
@@ -52,3 +54,34 @@ def test_card_scores_reproduce(translator):
     recorded = translator.manifest["metrics"]
     results = de_en_translator.evaluate(translator, beam_size=None)
     assert_close_scores(results, {name: recorded[name] for name in results})
+
+
+def test_bad_settings_are_named(translator):
+    for penalty in (-1.0, float("nan"), "1"):
+        with pytest.raises(ValueError, match=r"length_penalty=.*; expected a number >= 0"):
+            translator.translate("Das Haus ist groß.", length_penalty=penalty)
+
+
+# --- the metrics, against values worked out by hand ---------------------------
+
+
+def test_bleu_takes_every_reference_of_a_sentence():
+    # Sentence 1: "a b c d" against "a b c d e": its 4 words, 3 word pairs, 2 triples and
+    # 1 four-word run all occur in the reference. Sentence 2: "w x y z" is its second
+    # reference exactly. So every n-gram precision is 8/8, 6/6, 4/4, 2/2 = 1, and only the
+    # brevity penalty is left: hypothesis length 4 + 4 = 8, reference length 5 + 4 = 9
+    # (sentence 2's closest reference has 4 words), BLEU = 100 exp(1 - 9/8) = 88.25.
+    # Scored against first references only, sentence 2 matches nothing: each precision
+    # halves, 100 * 1/2 * exp(-1/8) = 44.12. Hypotheses and references swapped: 39.92.
+    hypotheses = ["a b c d", "w x y z"]
+    references = [["a b c d e"], ["p q r s", "w x y z"]]
+    assert de_en_translator.scores(hypotheses, references)["bleu"] == pytest.approx(100 * math.exp(1 - 9 / 8))
+
+
+def test_chrf_weights_recall_twice_as_much_as_precision():
+    # chrF (beta 2, character n-grams of 1 to 6, averaged over the orders both sides have):
+    # "abc" against "abcd": 1-grams 3 of the hypothesis' 3 and the reference's 4 match,
+    # 2-grams 2 of 2 and 3, 3-grams 1 of 1 and 2; no 4-grams in the hypothesis. Precision
+    # 1, recall (3/4 + 2/3 + 1/2) / 3 = 23/36, F = 5 P R / (4 P + R) = 115/167 = 68.86.
+    # Hypothesis and reference swapped: F = 115/128 = 89.84.
+    assert de_en_translator.scores(["abc"], [["abcd"]])["chrf"] == pytest.approx(100 * 115 / 167)

@@ -1,7 +1,8 @@
 """digit-speech-recognizer: loads and recognizes on every backend; the card's numbers reproduce.
 
-Needs the FSDD recordings (../shared/data/fsdd beside the checkout, or FSDD_DIR);
-without them these tests skip and say so. CI has them.
+The tests that use recordings need FSDD (../shared/data/fsdd beside the checkout, or
+FSDD_DIR); without it they skip and say so. CI has them. The checks of bad input and
+of the metrics need no recordings.
 """
 
 import wave
@@ -13,12 +14,6 @@ from keras_lstm import zoo
 from keras_lstm.zoo import digit_speech_recognizer as dsr
 from keras_lstm.zoo import spoken_digits
 
-try:
-    FSDD = spoken_digits.data_dir()
-except FileNotFoundError as missing:
-    pytest.skip(f"FSDD recordings not available: {missing}", allow_module_level=True)
-
-
 @pytest.fixture(scope="module")
 def recognizer():
     return zoo.load("digit-speech-recognizer")
@@ -26,7 +21,10 @@ def recognizer():
 
 @pytest.fixture(scope="module")
 def clips():
-    return spoken_digits.load_clips()
+    try:
+        return spoken_digits.load_clips()
+    except FileNotFoundError as missing:
+        pytest.skip(f"FSDD recordings not available: {missing}")
 
 
 def test_official_split_is_takes_0_to_4(clips):
@@ -85,16 +83,72 @@ def test_recognize_accepts_int16_and_other_rates(recognizer, clips):
     assert recognizer.recognize(as_int16) == recognizer.recognize(at_16k, sample_rate=16000) == "7"
 
 
+NOISE = np.random.default_rng(0).uniform(-0.1, 0.1, 8000).astype("float32")  # a second of something to hear
+
+
 @pytest.mark.parametrize(
-    "audio, match",
+    "audio, error, match",
     [
-        ([np.zeros((2, 8000), "float32")], r"audio\[0\] has shape \(2, 8000\); expected a 1-D recording"),
-        ([np.zeros(8000), np.zeros(100)], r"audio\[1\] has shape \(100,\).*at least 400 samples"),
+        ([np.zeros((2, 8000), "float32")], ValueError, r"audio\[0\] has shape \(2, 8000\); expected a 1-D recording"),
+        ([NOISE, NOISE[:100]], ValueError, r"audio\[1\] has 100 samples; expected at least 400"),
+        (np.zeros(0, "float32"), ValueError, r"audio has 0 samples; expected at least 400"),
+        (np.full(8000, np.nan, "float32"), ValueError,
+         r"sample 0 of audio is nan; expected finite samples \(8000 of 8000 are not\)"),
+        ([NOISE, np.r_[NOISE[:7999], np.inf]], ValueError,
+         r"sample 7999 of audio\[1\] is inf; expected finite samples \(1 of 8000"),
+        (np.zeros(8000, "float32"), ValueError,
+         r"audio holds one value \(0.0\) throughout; expected a recording with sound in it"),
+        ([np.full(800, 7, "int16")], ValueError, r"audio\[0\] holds one value"),
+        ([0.1] * 800, ValueError, r"audio\[0\] is a single number; expected a 1-D recording"),
+        (np.full(8000, 128, "uint8"), ValueError, r"audio has dtype uint8; expected float or signed integer"),
+        (np.array(["0.1"] * 800), ValueError, r"audio has dtype <U3"),
+        ([np.array([None] * 800)], ValueError, r"audio\[0\] has dtype object"),
+        (None, TypeError, r"audio is NoneType; expected samples \(a 1-D numpy array\) or a list of them"),
+        ("one.wav", TypeError, r"audio is str; expected samples .*read_wav reads a WAV file"),
     ],
 )
-def test_recognize_rejects_bad_input(recognizer, audio, match):
-    with pytest.raises(ValueError, match=match):
+def test_recognize_rejects_bad_input(recognizer, audio, error, match):
+    with pytest.raises(error, match=match):
         recognizer.recognize(audio)
+
+
+@pytest.mark.parametrize(
+    "arguments, match",
+    [
+        ({"sample_rate": 0}, "sample_rate=0; expected a rate in Hz above 0"),
+        ({"sample_rate": float("nan")}, "sample_rate=nan"),
+        ({"sample_rate": "8000"}, "sample_rate='8000'"),
+        ({"batch_size": 0}, "batch_size=0; expected an int >= 1"),
+    ],
+)
+def test_recognize_rejects_bad_settings(recognizer, arguments, match):
+    with pytest.raises(ValueError, match=match):
+        recognizer.recognize(NOISE, **arguments)
+
+
+def write_wav(path, samples, rate=8000, channels=1):
+    with wave.open(str(path), "wb") as stream:
+        stream.setnchannels(channels)
+        stream.setsampwidth(2)
+        stream.setframerate(rate)
+        stream.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def test_read_wav_names_a_file_that_is_missing_or_no_wav(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"missing.wav: No such file or directory; expected a 16-bit mono WAV"):
+        spoken_digits.read_wav(tmp_path / "missing.wav")
+    (tmp_path / "text.wav").write_text("hi\n")
+    with pytest.raises(ValueError, match=r"text.wav is not a WAV file \(too short for a WAV header\)"):
+        spoken_digits.read_wav(tmp_path / "text.wav")
+    (tmp_path / "long.wav").write_text("not audio, but longer than a WAV header would be\n")
+    with pytest.raises(ValueError, match=r"long.wav is not a WAV file \(file does not start with RIFF id\)"):
+        spoken_digits.read_wav(tmp_path / "long.wav")
+    write_wav(tmp_path / "stereo.wav", np.zeros(1600), channels=2)
+    with pytest.raises(ValueError, match=r"stereo.wav: expected 16-bit mono PCM, got 16-bit with 2 channels"):
+        spoken_digits.read_wav(tmp_path / "stereo.wav")
+
+
+# --- the metrics, against values worked out by hand ---------------------------
 
 
 def test_edit_distance():
@@ -102,18 +156,64 @@ def test_edit_distance():
     assert dsr.edit_distance("1234", "124") == 1
     assert dsr.edit_distance("1234", "12354") == 1
     assert dsr.edit_distance("", "12") == 2
-    assert dsr.string_scores(["12", "3"], ["12", "34"]) == {"digit_error_rate": 25.0, "string_accuracy": 50.0}
+    assert dsr.edit_distance("123", "") == 3
+    assert dsr.edit_distance("1234", "1934") == 1  # one substitution (not a deletion and an insertion)
+    assert dsr.edit_distance("1234", "2345") == 2  # drop the 1, add the 5 (not four substitutions)
+
+
+def test_string_scores_count_edits_over_reference_digits():
+    # "12" for "12": 0 edits; "35" for "34": 1 (a substitution); "4" for "456": 2 (two
+    # digits missed). Digit error rate = (0 + 1 + 2) / (2 + 2 + 3) reference digits = 3/7
+    # = 42.86 %; whole strings right: 1 of 3 = 33.3 %. Over the recognized digits instead,
+    # 3/5 = 60 %; the mean of each string's rate, (0 + 1/2 + 2/3) / 3 = 38.9 %.
+    scores = dsr.string_scores(["12", "35", "4"], ["12", "34", "456"])
+    assert scores == {"digit_error_rate": pytest.approx(300 / 7), "string_accuracy": pytest.approx(100 / 3)}
+    with pytest.raises(ValueError, match="2 recognized strings and 3 references"):
+        dsr.string_scores(["12", "35"], ["12", "34", "456"])
+
+
+class Heard:
+    """A recognizer that hears what it is told to."""
+
+    def __init__(self, texts):
+        self.texts = texts
+
+    def recognize(self, audio):
+        assert len(audio) == len(self.texts)
+        return list(self.texts)
+
+
+def clip(digit, speaker="theo", take=0):
+    return spoken_digits.Clip(digit, speaker, take, np.zeros(400, "float32"))
+
+
+def test_single_digit_accuracy_needs_exactly_the_digit():
+    # Said 3, 5, 7, 7; heard "3", "", "7", "71": right, wrong, right, wrong (an extra
+    # digit is wrong): 2 of 4 = 50 %. Counting the digit anywhere in what was heard: 75 %.
+    clips = [clip(3), clip(5), clip(7), clip(7, take=1)]
+    assert dsr.single_digit_accuracy(Heard(["3", "", "7", "71"]), clips) == pytest.approx(50.0)
+
+
+def test_nearest_neighbour_baseline_standardises_with_the_training_clips():
+    # Training: digit 0 at (0, 0), digit 1 at (2, 100); their mean (1, 50) and deviation
+    # (1, 50) map them to (-1, -1) and (1, 1). Test: (1.8, 20), a 1, maps to (0.8, -0.6):
+    # squared distances 1.8² + 0.4² = 3.40 to the 0 and 0.2² + 1.6² = 2.60 to the 1, so 1,
+    # right. (0.1, 5), a 0, maps to (-0.9, -0.9): nearest the 0, right. 2 of 2 = 100 %.
+    # Unstandardised, (1.8, 20) is nearest (0, 0): 50 %; the farthest neighbour: 0 %.
+    train = [clip(0, take=5), clip(1, take=5)]
+    test = [clip(1, take=0), clip(0, take=0)]
+    features = {
+        ("theo", 0, 5): np.array([0.0, 0.0]), ("theo", 1, 5): np.array([2.0, 100.0]),
+        ("theo", 1, 0): np.array([1.8, 20.0]), ("theo", 0, 0): np.array([0.1, 5.0]),
+    }
+    assert dsr.nearest_neighbour_accuracy(train, test, features) == pytest.approx(100.0)
 
 
 def test_run_command_prints_the_digits_heard(recognizer, tmp_path, capsys, clips):
     _, test = spoken_digits.official_split(clips)
     audio, references = dsr.test_strings(test, count=1, seed=3)
     path = tmp_path / "number.wav"
-    with wave.open(str(path), "wb") as stream:
-        stream.setnchannels(1)
-        stream.setsampwidth(2)
-        stream.setframerate(8000)
-        stream.writeframes((np.clip(audio[0], -1, 1) * 32767).astype("<i2").tobytes())
+    write_wav(path, audio[0])
     from keras_lstm import cli
 
     assert cli.main(["zoo", "run", "digit-speech-recognizer", str(path)]) == 0

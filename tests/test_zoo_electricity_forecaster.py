@@ -62,13 +62,33 @@ def test_evaluate_reproduces_the_card(forecaster):
             assert lstm["mape"] < values["mape"], f"the LSTM must beat {name}"
 
 
+DEMAND = np.full(500, 30000.0)  # a history of the right length, every value plausible
+
+
+def with_value(position, value):
+    history = list(DEMAND)
+    history[position] = value
+    return history
+
+
 @pytest.mark.parametrize(
     "history, start, error, match",
     [
         (np.ones(100), "2000-08-14T00:00", ValueError, r"history has shape \(100,\).*at least 432"),
         (np.ones((2, 500)), "2000-08-14T00:00", ValueError, r"history has shape \(2, 500\)"),
-        (np.r_[np.ones(499), np.nan], "2000-08-14T00:00", ValueError, "NaN"),
-        (np.ones(500), "next monday", TypeError, "start='next monday' is not a date"),
+        ([], "2000-08-14T00:00", ValueError, r"history has shape \(0,\)"),
+        (with_value(499, np.nan), "2000-08-14T00:00", ValueError,
+         r"history\[499\] is nan; expected a demand in MW at every half-hour \(1 of 500 values are missing"),
+        (with_value(3, None), "2000-08-14T00:00", ValueError, r"history\[3\] is nan.*missing \(NaN\) or infinite"),
+        (with_value(7, np.inf), "2000-08-14T00:00", ValueError, r"history\[7\] is inf"),
+        (with_value(497, -5.0), "2000-08-14T00:00", ValueError,
+         r"history\[497\] is -5.0; expected demand above 0 MW \(1 of 500 values are 0 or below\)"),
+        (with_value(0, 0.0), "2000-08-14T00:00", ValueError, r"history\[0\] is 0.0; expected demand above 0 MW"),
+        (-DEMAND, "2000-08-14T00:00", ValueError, r"history\[0\] is -30000.0.*500 of 500 values are 0 or below"),
+        (with_value(2, "lots"), "2000-08-14T00:00", ValueError, "history is not a series of numbers"),
+        (DEMAND, "next monday", ValueError, "start='next monday' is not a date and time"),
+        (DEMAND, None, TypeError, "start=None is NoneType; expected a date and time"),
+        (DEMAND, 5, TypeError, "start=5 is int"),
     ],
 )
 def test_forecast_rejects_bad_input(forecaster, history, start, error, match):
@@ -82,6 +102,62 @@ def test_run_command_prints_a_test_day(capsys):
     assert cli.main(["zoo", "run", "electricity-forecaster", "--day", "2"]) == 0
     out = capsys.readouterr().out
     assert "2000-08-16T00:00" in out and "MAPE for this day" in out
+
+
+def test_run_command_forecasts_from_a_csv_file(forecaster, series, tmp_path, capsys):
+    from keras_lstm import cli
+
+    origin = len(series) - ef.TEST_SIZE
+    path = tmp_path / "demand.csv"
+    np.savetxt(path, series[:origin])
+    assert cli.main(["zoo", "run", "electricity-forecaster", "--csv", str(path), "--start", "2000-08-14T00:00"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()[1:]
+    expected = forecaster.forecast(series[:origin], "2000-08-14T00:00")
+    assert len(rows) == 48 and rows[0].split()[:2] == ["2000-08-14T00:00", f"{expected.median[0]:.0f}"]
+
+
+# --- the metrics, against values worked out by hand ---------------------------
+
+
+def test_mape_divides_each_error_by_its_actual_value():
+    # actual [100, 400], forecast [150, 300]: errors 50 and 100, so
+    # MAPE = (50/100 + 100/400) / 2 * 100 = (0.5 + 0.25) / 2 * 100 = 37.5 %.
+    # Dividing by the forecast gives (50/150 + 100/300) / 2 = 33.3 %, the total error over
+    # the total demand (WAPE) 150/500 = 30 %, signed errors (0.5 - 0.25) / 2 = 12.5 %.
+    assert ef.mape(np.array([150.0, 300.0]), np.array([100.0, 400.0])) == pytest.approx(37.5)
+    with pytest.raises(ValueError, match=r"predicted has shape \(2,\) and actual \(2, 2\)"):
+        ef.mape(np.ones(2), np.ones((2, 2)))
+
+
+def test_rmse_is_the_root_of_the_mean_squared_error():
+    # Errors 50 and -100: sqrt((2,500 + 10,000) / 2) = sqrt(6,250) = 79.06 MW. The mean
+    # absolute error is 75, the root of the summed squares 111.8.
+    assert ef.rmse(np.array([150.0, 300.0]), np.array([100.0, 400.0])) == pytest.approx(6250**0.5)
+
+
+def test_interval_coverage_counts_values_inside_their_interval_ends_included():
+    # 10 in [10, 15]: in (on the lower end); 20 in [21, 25]: out; 30 in [25, 30]: in (on the
+    # upper end); 40 in [0, 39]: out. 2 of 4 = 50 %. Strict inequalities give 0 %, either
+    # end alone ("or") 100 %, lower and upper swapped 0 %.
+    actual, lower, upper = np.array([10, 20, 30, 40]), np.array([10, 21, 25, 0]), np.array([15, 25, 30, 39])
+    assert ef.interval_coverage(actual, lower, upper) == pytest.approx(50.0)
+
+
+def test_interval_width_is_the_mean_of_upper_minus_lower():
+    # Widths 15 - 10 = 5 and 25 - 21 = 4: mean 4.5 MW (lower minus upper: -4.5).
+    assert ef.interval_width(np.array([10.0, 21.0]), np.array([15.0, 25.0])) == pytest.approx(4.5)
+
+
+def test_naive_baselines_repeat_the_same_half_hour_a_week_and_a_day_earlier(monkeypatch):
+    monkeypatch.setattr(ef, "holt_winters_forecasts", lambda series, origins: None)  # statsmodels: not this test's
+    series = np.arange(1000.0)  # each value is its own index
+    forecasts = ef.baseline_forecasts(series, [400, 401])
+    # From origin 400, the next 48 half-hours are 400..447: a week (336) earlier they were
+    # 64..111, a day (48) earlier 352..399. From 401: one later each.
+    seasonal = forecasts["seasonal naive (same half-hour a week earlier)"]
+    daily = forecasts["naive (same half-hour a day earlier)"]
+    np.testing.assert_array_equal(seasonal, [np.arange(64, 112), np.arange(65, 113)])
+    np.testing.assert_array_equal(daily, [np.arange(352, 400), np.arange(353, 401)])
 
 
 def test_recipe_is_deterministic_for_a_seed(tmp_path):

@@ -43,8 +43,45 @@ def test_chat_command_answers_each_line(chatbot, monkeypatch, capsys):
 def test_story_reader_answers_a_story(chatbot):
     story = ["Mary went to the kitchen.", "John moved to the garden.", "Mary travelled to the office."]
     assert chatbot.answer(story, "Where is Mary?") == "office"
-    with pytest.raises(ValueError, match="does not know"):
-        chatbot.answer(["Mary went to Paris."], "Where is Mary?")
+    # One text, sentences without their full stop, a question without its mark: the same.
+    assert chatbot.answer(" ".join(story), "Where is Mary?") == "office"
+    assert chatbot.answer([s.rstrip(".") for s in story], "Where is  Mary") == "office"
+
+
+def test_story_reader_answers_generated_stories_as_it_does_in_a_batch(chatbot):
+    """`answer` (checked, one at a time) reads the generator's stories as `answer_many` does."""
+    reader = chatbot.story_reader("10k")
+    examples = [(story, question) for task in babi_tasks.TASKS for story, question, _ in babi_tasks.examples(task, 6, 9)]
+    assert [chatbot.answer(story, question) for story, question in examples] == reader.answer_many(examples)
+
+
+STORY = ["Mary went to the kitchen."]
+QUESTIONS = ("'Where is Mary\\?', 'Where is the football\\?', 'Where was the football before the kitchen\\?', "
+             "'Is John in the garden\\?', 'How many objects is Daniel carrying\\?'")
+
+
+@pytest.mark.parametrize(
+    "story, question, match",
+    [
+        ([], "Where is Mary?", r"story=\[\] has no sentences; expected sentences such as 'Mary went to the kitchen.'"),
+        ("", "Where is Mary?", r"story='' has no sentences"),
+        (" . . ", "Where is Mary?", r"story=' . . ' has no sentences"),
+        (None, "Where is Mary?", r"story is NoneType; expected a list of sentences or one text"),
+        (["Mary went to the kitchen.", 3], "Where is Mary?", r"story\[1\] is int; expected a sentence \(str\)"),
+        (["Mary went to Paris."], "Where is Mary?",
+         r"story\[0\]='Mary went to Paris.' uses words the model does not know: \['paris'\]"),
+        (["the the the."], "Where is Mary?", r"story\[0\]='the the the.' is not a sentence the model reads; expected one such as"),
+        ("Mary went to the kitchen. Kitchen Mary.", "Where is Mary?", r"sentence 2 of story='Kitchen Mary.' is not a sentence"),
+        (STORY, "", rf"question=''; expected a question such as {QUESTIONS}"),
+        (STORY, None, r"question=None; expected a question such as"),
+        (STORY, 7, r"question=7; expected a question such as"),
+        (STORY, "What is love?", r"question='What is love\?' uses words the model does not know: \['love', 'what'\]"),
+        (STORY, "Mary Mary?", rf"question='Mary Mary\?' is not a question the model reads; expected one such as {QUESTIONS}"),
+    ],
+)
+def test_story_reader_refuses_what_it_cannot_read(chatbot, story, question, match):
+    with pytest.raises(ValueError, match=match):
+        chatbot.answer(story, question)
 
 
 def test_story_readers_come_from_beside_the_loaded_chat_model(chatbot, tmp_path):
@@ -80,3 +117,62 @@ def test_chat_scores_reproduce(chatbot):
         for system, values in results[source].items():
             for metric, value in values.items():
                 assert value == pytest.approx(recorded[source][system][metric], rel=0.03, abs=0.3), (source, system, metric)
+
+
+# --- the metrics, against values worked out by hand ---------------------------
+
+
+def test_normalize_is_squads():
+    assert qa_chatbot.normalize("The Cat, a HAT and an  apple!") == "cat hat and apple"
+
+
+def test_token_f1_counts_each_shared_word_as_often_as_both_have_it():
+    # "The cat, the cat and the hat!" -> cat cat and hat (4 words); "A cat in a hat." -> cat
+    # in hat (3). Shared: cat once (the reference has one), hat once = 2. Precision 2/4,
+    # recall 2/3, F1 = 2 * (1/2) * (2/3) / (1/2 + 2/3) = 4/7 = 0.571. Counting every predicted
+    # word found in the reference (3 of 4) gives 6/7; not normalising (The, cat,, ...) less.
+    assert qa_chatbot.token_f1("The cat, the cat and the hat!", "A cat in a hat.") == pytest.approx(4 / 7)
+    assert qa_chatbot.token_f1("The", "a") == 1.0  # both empty once normalised
+    assert qa_chatbot.token_f1("hello", "the") == 0.0
+
+
+def test_reply_scores_average_over_pairs():
+    # F1: "The cat." / "cat" = 1; "a dog" / "the dog barked": precision 1/1, recall 1/2,
+    # F1 2/3; "hello" / "bye" = 0. Mean (1 + 2/3 + 0) / 3 = 5/9 = 55.6 %. Exact match after
+    # normalising: only the first, 1/3 = 33.3 % (without normalising: 0 %).
+    scores = qa_chatbot.reply_scores(["The cat.", "a dog", "hello"], ["cat", "the dog barked", "bye"])
+    assert scores == {"token_f1": pytest.approx(500 / 9), "exact_match": pytest.approx(100 / 3)}
+    with pytest.raises(ValueError, match="2 predictions and 3 references"):
+        qa_chatbot.reply_scores(["a", "b"], ["a", "b", "c"])
+
+
+def test_retrieval_baseline_replies_as_the_most_similar_training_prompt():
+    pairs = [("hello there", "Hi!"), ("what is your name", "I am a bot."), ("do you like music", "I like jazz.")]
+    # "your name?" shares "your" and "name" (and the bigram) with the second prompt only.
+    assert qa_chatbot.retrieval_replies(pairs, ["your name?", "music please"]) == ["I am a bot.", "I like jazz."]
+
+
+def generated(train_answers, test_answers):
+    """A stand-in for babi_tasks.examples: one task whose training and test questions have these answers."""
+    def examples(task, count, seed):
+        answers = train_answers if seed == story_reader.TRAINING_SEED else test_answers
+        return [(["Mary went to the kitchen."], "Where is Mary?", answer) for answer in answers]
+
+    return examples
+
+
+def test_story_accuracy_and_the_majority_baseline(monkeypatch):
+    monkeypatch.setattr(babi_tasks, "TASKS", {1: "single supporting fact"})
+    training, test = ["kitchen", "kitchen", "garden"], ["kitchen", "garden", "garden", "garden"]
+    monkeypatch.setattr(babi_tasks, "examples", generated(training, test))
+    # The training answers' most common is kitchen; on the test answers it is right once
+    # in 4 = 25 % (the test answers' own majority, garden, would give 75 %).
+    assert story_reader.majority_baseline() == {1: pytest.approx(25.0)}
+
+    class Reader:
+        def answer_many(self, examples):
+            return ["kitchen", "garden", "kitchen", "garden"]
+
+    # Predicted kitchen, garden, kitchen, garden against kitchen, garden, garden, garden:
+    # 3 of 4 = 75 %.
+    assert story_reader.evaluate(Reader()) == {1: pytest.approx(75.0)}

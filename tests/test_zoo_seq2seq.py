@@ -174,3 +174,35 @@ def test_fine_tuning_needs_its_pairs(tmp_path):
     with pytest.raises(ValueError, match="fine_tune_epochs=2 needs fine_tune_pairs"):
         seq2seq.train(TinyModel, [("a b", "c d")] * 8, [("a b", "c d")], TWO_STAGES, epochs=1, seed=0,
                       batch_size=4, checkpoint_dir=tmp_path)
+
+
+class FixedNextWord:
+    """A stand-in network: at every step, whatever came before, the next subword is 4 with
+    probability 1/2, 5 with 1/4, EOS with 1/8, and each of the other five with 1/40."""
+
+    probabilities = np.array([1 / 40, 1 / 40, 1 / 40, 1 / 8, 1 / 2, 1 / 4, 1 / 40, 1 / 40])
+
+    def __call__(self, inputs, training=False):
+        _, target_in = inputs
+        return np.broadcast_to(np.log(self.probabilities), (*target_in.shape, len(self.probabilities))).astype("float32")
+
+
+class WordIds:
+    ids = {"a": 6, "b": 7, "x": 4, "y": 5}
+
+    def encode(self, text):
+        return [self.ids[word] for word in text.split()]
+
+
+def test_perplexity_is_per_output_subword_with_eos_and_without_padding():
+    zoo_model = TinyModel(FixedNextWord(), {})
+    zoo_model._subwords = WordIds()
+    # ("a", "x y"): x, y, EOS have probabilities 1/2, 1/4, 1/8: -log = ln 2 + 2 ln 2 + 3 ln 2 = 6 ln 2.
+    # ("b", "y"): y, EOS: 2 ln 2 + 3 ln 2 = 5 ln 2. Per output subword: 11 ln 2 / 5, so the
+    # perplexity is 2^(11/5) = 4.595. Without EOS: 2^(5/3) = 3.17; the mean of each pair's
+    # perplexity: (2^2 + 2^2.5) / 2 = 4.83; padding counted (1/40 each): far more.
+    assert zoo_model.perplexity([("a", "x y"), ("b", "y")]) == pytest.approx(2 ** (11 / 5))
+    with pytest.raises(ValueError, match=r"pairs=\[\]; expected a non-empty list of \(input, output\) text pairs"):
+        zoo_model.perplexity([])
+    with pytest.raises(ValueError, match=r"pairs\[1\]=\('b',\); expected an \(input, output\) pair of str"):
+        zoo_model.perplexity([("a", "x y"), ("b",)])

@@ -19,6 +19,8 @@ lengths and the exact sentence distributions are this generator's, so
 accuracies compare with the paper's only loosely.
 """
 
+import re
+
 import numpy as np
 
 PEOPLE = ("Mary", "John", "Sandra", "Daniel")
@@ -155,3 +157,23 @@ def examples(task, count, seed):
 
 def tokens(text):
     return text.lower().replace(".", " .").replace("?", " ?").split()
+
+
+def _either(*groups):
+    return "(?:" + "|".join(re.escape(phrase) for group in groups for phrase in group) + ")"
+
+
+# Every sentence and question the generator writes (World.move/take/drop, _question), in
+# any letter case, single spaces: what a model trained on these stories can read.
+SENTENCE_FORM = re.compile(
+    rf"{_either(PEOPLE)} (?:{_either(MOVES)} the {_either(PLACES)}"
+    rf"|{_either(TAKES)} the {_either(OBJECTS)}(?: there)?|{_either(DROPS)} the {_either(OBJECTS)})\.",
+    re.IGNORECASE,
+)
+QUESTION_FORM = re.compile(
+    rf"where is (?:{_either(PEOPLE)}|the {_either(OBJECTS)})\?"
+    rf"|where was the {_either(OBJECTS)} before the {_either(PLACES)}\?"
+    rf"|is {_either(PEOPLE)} in the {_either(PLACES)}\?"
+    rf"|how many objects is {_either(PEOPLE)} carrying\?",
+    re.IGNORECASE,
+)

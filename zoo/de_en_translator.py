@@ -35,7 +35,9 @@ class Model(seq2seq.Seq2SeqModel):
     name = NAME
 
     def translate(self, sentences, beam_size=5, length_penalty=1.0):
-        """English for one German sentence (str) or a list of them; `beam_size=1` decodes greedily."""
+        """English for one German sentence (str) or a list (or tuple) of them; `beam_size=1`
+        decodes greedily. An empty list gives an empty list; a blank sentence is a ValueError
+        and anything but a str a TypeError, each naming `sentences` (or `sentences[k]`)."""
         if isinstance(sentences, str):
             sentences = german_english.normalize(sentences)
         elif isinstance(sentences, (list, tuple)):

@@ -155,26 +155,36 @@ class Model(ZooModel):
         """The digits heard in each recording.
 
         Args:
-            audio: one recording (1-D samples) or a list of them, float in
-                [-1, 1] or int16.
+            audio: one recording (a 1-D numpy array of samples) or a list of them,
+                float in [-1, 1] or int16 (other signed integers and any loudness
+                work too: each recording is scaled to a peak of 1).
             sample_rate: their rate; other rates than 8 kHz are resampled.
 
         Returns:
             A string of digits ("4071") for one recording, or a list of them.
+
+        Raises:
+            TypeError: `audio` is not an array or a list of them (a file name, None).
+            ValueError: a recording that is not 1-D numbers, is shorter than 400
+                samples, holds NaN or infinite samples, or one value throughout
+                (silence without noise; each named as `audio` or `audio[k]`); a
+                `sample_rate` or `batch_size` that is not positive.
         """
-        single = isinstance(audio, np.ndarray) and audio.ndim == 1
+        if isinstance(audio, (str, bytes)) or not hasattr(audio, "__iter__"):
+            raise TypeError(
+                f"audio is {type(audio).__name__}; expected samples (a 1-D numpy array) or a list of them "
+                "(spoken_digits.read_wav reads a WAV file)"
+            )
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)) or not 0 < sample_rate < np.inf:
+            raise ValueError(f"sample_rate={sample_rate!r}; expected a rate in Hz above 0")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r}; expected an int >= 1")
+        single = isinstance(audio, np.ndarray) and audio.ndim <= 1
         recordings = [audio] if single else list(audio)
-        prepared = []
-        for k, recording in enumerate(recordings):
-            recording = np.asarray(recording)
-            if recording.ndim != 1 or recording.size < 400:
-                raise ValueError(
-                    f"audio[{k}] has shape {recording.shape}; expected a 1-D recording of at least "
-                    f"400 samples (50 ms at 8 kHz)"
-                )
-            if recording.dtype == np.int16:
-                recording = recording.astype("float32") / 32768.0
-            prepared.append(spoken_digits.resample(recording.astype("float32"), sample_rate))
+        prepared = [
+            spoken_digits.resample(recording_samples(recording, "audio" if single else f"audio[{k}]"), sample_rate)
+            for k, recording in enumerate(recordings)
+        ]
         digits = [None] * len(prepared)
         for batch in length_batches([len(r) for r in prepared], batch_size):
             audio_batch = pad([prepared[k] for k in batch])
@@ -182,6 +192,43 @@ class Model(ZooModel):
             for k, decoded in zip(batch, greedy_decode(logits, frames([len(prepared[k]) for k in batch]))):
                 digits[k] = decoded
         return digits[0] if single else digits
+
+
+MIN_SAMPLES = 400  # 50 ms at 8 kHz
+
+
+def recording_samples(recording, name):
+    """One recording as float32 samples (int16 scaled to [-1, 1]), or a ValueError naming
+    it (`name`) and saying what is wrong. NaN samples are refused: peak normalisation
+    would spread them over the whole recording and the model would hear nothing."""
+    recording = np.asarray(recording)
+    signed = np.issubdtype(recording.dtype, np.floating) or np.issubdtype(recording.dtype, np.signedinteger)
+    if not signed:
+        raise ValueError(f"{name} has dtype {recording.dtype}; expected float or signed integer samples (int16)")
+    if recording.ndim == 0:
+        raise ValueError(
+            f"{name} is a single number; expected a 1-D recording (pass one recording as a numpy array, "
+            "several as a list of arrays)"
+        )
+    if recording.ndim != 1:
+        raise ValueError(f"{name} has shape {recording.shape}; expected a 1-D recording (one channel)")
+    if recording.size < MIN_SAMPLES:
+        raise ValueError(f"{name} has {recording.size} samples; expected at least {MIN_SAMPLES} (50 ms at 8 kHz)")
+    finite = np.isfinite(recording)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        raise ValueError(
+            f"sample {first} of {name} is {float(recording[first])!r}; expected finite samples "
+            f"({int((~finite).sum())} of {recording.size} are not)"
+        )
+    if recording.min() == recording.max():
+        # Peak normalisation leaves nothing of a constant: the model would answer from no sound.
+        raise ValueError(
+            f"{name} holds one value ({recording[0].item()!r}) throughout; expected a recording with sound in it"
+        )
+    if recording.dtype == np.int16:
+        return recording.astype("float32") / 32768.0
+    return recording.astype("float32")
 
 
 def pad(recordings):
@@ -301,6 +348,10 @@ def edit_distance(reference, hypothesis):
 
 def string_scores(recognized, references):
     """Digit error rate (edits / reference digits) and whole-string accuracy, in %."""
+    if len(recognized) != len(references) or not any(references):
+        raise ValueError(
+            f"{len(recognized)} recognized strings and {len(references)} references; expected one each, some digits"
+        )
     edits = sum(edit_distance(ref, hyp) for ref, hyp in zip(references, recognized))
     digits = sum(len(ref) for ref in references)
     exact = sum(ref == hyp for ref, hyp in zip(references, recognized))
@@ -459,7 +510,7 @@ def run(zoo_model, argv):
     recordings = []
     for path in args.files:
         audio, rate = spoken_digits.read_wav(path)
-        recordings.append(spoken_digits.resample(audio, rate))
+        recordings.append(spoken_digits.resample(recording_samples(audio, path), rate))
     for path, digits in zip(args.files, zoo_model.recognize(recordings)):
         print(f"{path}: {digits}")
     return 0

@@ -20,6 +20,7 @@ of that week (conformalized quantile regression, Romano et al. 2019).
 """
 
 import argparse
+import datetime
 from dataclasses import dataclass
 
 import keras
@@ -61,11 +62,20 @@ def split(series):
     return series[:-TEST_SIZE], series[-TEST_SIZE:]
 
 
-def to_datetime64(when):
+def to_datetime64(when, argument="start"):
+    """`when` (datetime64, datetime or ISO string) to the minute: a TypeError for other
+    types, a ValueError for a string that is no date, each naming `argument`. Numbers are
+    refused: numpy would read 5 as five minutes after 1970, and None as no time (NaT)."""
+    expected = "expected a date and time such as '2000-08-14T00:00'"
+    if not isinstance(when, (str, datetime.date, np.datetime64)):
+        raise TypeError(f"{argument}={when!r} is {type(when).__name__}; {expected}")
     try:
-        return np.datetime64(when, "m")
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"start={when!r} is not a date and time (e.g. '2000-08-14T00:00')") from error
+        value = np.datetime64(when, "m")
+    except ValueError:
+        raise ValueError(f"{argument}={when!r} is not a date and time; {expected}") from None
+    if np.isnat(value):
+        raise ValueError(f"{argument}={when!r} is no time (NaT); {expected}")
+    return value
 
 
 def calendar(times):
@@ -101,6 +111,36 @@ def changes(series, origins, config):
     """Normalised targets: next-day change against a week earlier, (n, HORIZON)."""
     index = np.asarray(origins)[:, None] + np.arange(HORIZON)
     return ((series[index] - series[index - WEEK]) / config["change_std"]).astype("float32")
+
+
+def demand_history(history, needed, window):
+    """`history` as float64 MW, or a ValueError naming what is wrong with it and where.
+
+    Demand is positive: a zero, a negative value or a gap (NaN) is a meter fault or a
+    missing reading, and the network, which forecasts the change on the week before,
+    would carry it into the forecast.
+    """
+    try:
+        values = np.asarray(history, dtype="float64")
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"history is not a series of numbers ({error}); expected demand values in MW") from None
+    if values.ndim != 1 or len(values) < needed:
+        raise ValueError(
+            f"history has shape {values.shape}; expected a 1-D series of at least {needed} half-hourly "
+            f"values (a week plus the model's {window}-step window)"
+        )
+    faults = (
+        (~np.isfinite(values), "a demand in MW at every half-hour", "missing (NaN) or infinite"),
+        (values <= 0, "demand above 0 MW", "0 or below"),
+    )
+    for wrong, expected, found in faults:
+        if wrong.any():
+            first = int(np.argmax(wrong))
+            raise ValueError(
+                f"history[{first}] is {float(values[first])!r}; expected {expected} "
+                f"({int(wrong.sum())} of {len(values)} values are {found})"
+            )
+    return values
 
 
 @keras.saving.register_keras_serializable(package="keras_lstm.zoo")
@@ -161,22 +201,20 @@ class Model(ZooModel):
 
         Args:
             history: past demand in MW, one value per half-hour, oldest first;
-                at least `history_needed` (480) values.
+                at least `history_needed` values (432 for the committed model),
+                each above 0, none missing (NaN).
             start: date and time of the first half-hour to forecast
                 (`numpy.datetime64`, `datetime` or ISO string).
 
         Returns:
             A `Forecast` with `times`, `median`, `lower`, `upper` (48 values each).
+
+        Raises:
+            ValueError: a history too short or not 1-D, or holding a value that is
+                not a positive number (its position is named); a `start` string that
+                is not a date and time. TypeError: a `start` of another type.
         """
-        history = np.asarray(history, dtype="float64")
-        if history.ndim != 1 or len(history) < self.history_needed:
-            raise ValueError(
-                f"history has shape {history.shape}; expected a 1-D series of at least "
-                f"{self.history_needed} half-hourly values (a week plus the model's "
-                f"{self.config['window']}-step window)"
-            )
-        if not np.all(np.isfinite(history)):
-            raise ValueError("history contains NaN or infinite values")
+        history = demand_history(history, self.history_needed, self.config["window"])
         start = to_datetime64(start)
         times = start + HALF_HOUR * np.arange(-len(history), HORIZON)
         extended = np.concatenate([history, np.zeros(HORIZON)])
@@ -266,12 +304,34 @@ def train(
 # --- evaluation ------------------------------------------------------------
 
 
+def _same_shape(predicted, actual):
+    # numpy would broadcast one day's forecast against many days and score that.
+    predicted, actual = np.asarray(predicted, "float64"), np.asarray(actual, "float64")
+    if predicted.shape != actual.shape:
+        raise ValueError(f"predicted has shape {predicted.shape} and actual {actual.shape}; expected the same shape")
+    return predicted, actual
+
+
 def mape(predicted, actual):
+    """Mean absolute percentage error: |predicted - actual| / actual, averaged, in %."""
+    predicted, actual = _same_shape(predicted, actual)
     return float(np.mean(np.abs(predicted - actual) / actual) * 100)
 
 
 def rmse(predicted, actual):
+    predicted, actual = _same_shape(predicted, actual)
     return float(np.sqrt(np.mean((predicted - actual) ** 2)))
+
+
+def interval_coverage(actual, lower, upper):
+    """The share of actual values inside their interval, ends included, in %."""
+    actual, lower, upper = np.asarray(actual), np.asarray(lower), np.asarray(upper)
+    return float(np.mean((actual >= lower) & (actual <= upper)) * 100)
+
+
+def interval_width(lower, upper):
+    """The mean width of the intervals, in MW."""
+    return float(np.mean(np.asarray(upper) - np.asarray(lower)))
 
 
 def holt_winters_forecasts(series, origins):
@@ -327,8 +387,8 @@ def evaluate(zoo_model, *, baselines=True, origins=None):
         "LSTM (keras_lstm)": {
             "mape": mape(median, actual),
             "rmse": rmse(median, actual),
-            "coverage_80": float(np.mean((actual >= lower) & (actual <= upper)) * 100),
-            "interval_width": float(np.mean(upper - lower)),
+            "coverage_80": interval_coverage(actual, lower, upper),
+            "interval_width": interval_width(lower, upper),
         }
     }
     if baselines:
@@ -377,6 +437,28 @@ def plot(zoo_model, path):
 # --- `keras-lstm zoo run electricity-forecaster` ---------------------------
 
 
+def read_history_csv(path, zoo_model):
+    """The demand history in a text file, one value a line (or comma-separated), checked
+    as `forecast` checks it: an OSError or ValueError naming the file otherwise."""
+    import warnings
+
+    expected = "expected half-hourly demand in MW, one value a line"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # numpy only warns about an empty file
+            values = np.loadtxt(path, delimiter=",", ndmin=1)
+    except FileNotFoundError:  # numpy's own message repeats the path
+        raise FileNotFoundError(f"--csv {path}: No such file or directory; {expected}") from None
+    except OSError as error:  # a folder, not readable
+        raise type(error)(f"--csv {path}: {error.strerror or error}; {expected}") from None
+    except (UserWarning, ValueError) as error:
+        raise ValueError(f"--csv {path}: {error}; {expected}") from None
+    try:
+        return demand_history(values, zoo_model.history_needed, zoo_model.config["window"])
+    except ValueError as error:
+        raise ValueError(f"--csv {path}: {error}") from None
+
+
 def run(zoo_model, argv):
     parser = argparse.ArgumentParser(
         prog=f"keras-lstm zoo run {NAME}",
@@ -389,9 +471,9 @@ def run(zoo_model, argv):
     if args.csv:
         if not args.start:
             parser.error("--csv needs --start (the time of the first forecast half-hour)")
-        history = np.loadtxt(args.csv, delimiter=",", ndmin=1)
+        history = read_history_csv(args.csv, zoo_model)
         actual = None
-        start = args.start
+        start = to_datetime64(args.start, argument="--start")
     else:
         if not 0 <= args.day < TEST_SIZE // DAY:
             parser.error(f"--day={args.day}: the test split has days 0-{TEST_SIZE // DAY - 1}")

@@ -42,7 +42,8 @@ class Model(seq2seq.Seq2SeqModel):
     name = NAME
 
     def reply(self, prompts, beam_size=1):
-        """The reply to one prompt (str) or each of a list; greedy unless `beam_size` > 1."""
+        """The reply to one prompt (str) or each of a list (or tuple); greedy unless `beam_size` > 1.
+        A blank prompt is a ValueError and anything but a str a TypeError, naming `prompts`."""
         return self.generate(prompts, beam_size, argument="prompts")
 
     def story_reader(self, size="10k"):
@@ -56,7 +57,8 @@ class Model(seq2seq.Seq2SeqModel):
         return cache[size]
 
     def answer(self, story, question):
-        """One word answering `question` about `story` (sentences, or one text), bAbI-style."""
+        """One word answering `question` about `story` (sentences, or one text), bAbI-style;
+        a ValueError for a story or question the reader cannot read (see `story_reader`)."""
         return self.story_reader("10k").answer(story, question)
 
 
@@ -116,6 +118,8 @@ def token_f1(prediction, reference):
 
 def reply_scores(predictions, references):
     """Token F1 and exact match (%), each reference the one reply of its held-out pair."""
+    if len(predictions) != len(references) or not references:
+        raise ValueError(f"{len(predictions)} predictions and {len(references)} references; expected one each, some")
     return {
         "token_f1": 100 * float(np.mean([token_f1(p, r) for p, r in zip(predictions, references)])),
         "exact_match": 100 * float(np.mean([normalize(p) == normalize(r) for p, r in zip(predictions, references)])),

@@ -419,15 +419,20 @@ class Seq2SeqModel(ZooModel):
         return self._subwords
 
     def encode(self, texts, argument="texts"):
-        """(whether one text was given, subword ids of each), or a TypeError/ValueError naming `argument`."""
+        """(whether one text was given, subword ids of each), or a TypeError/ValueError naming
+        `argument`: texts are a str or a list (or tuple) of them, none blank. An empty list
+        is no texts."""
         single = isinstance(texts, str)
+        if not single and not isinstance(texts, (list, tuple)):
+            raise TypeError(f"{argument} is {type(texts).__name__}; expected a str or a list of str")
         texts = [texts] if single else list(texts)
         ids = []
         for k, text in enumerate(texts):
+            name = argument if single else f"{argument}[{k}]"
             if not isinstance(text, str):
-                raise TypeError(f"{argument}[{k}] is {type(text).__name__}; expected a str")
+                raise TypeError(f"{name} is {type(text).__name__}; expected a str")
             if not text.strip():
-                raise ValueError(f"{argument}[{k}] is empty; expected some text")
+                raise ValueError(f"{name} is empty; expected some text")
             ids.append(self.subwords.encode(" ".join(text.split()))[: 4 * MAX_SUBWORDS])
         return single, ids
 
@@ -435,6 +440,9 @@ class Seq2SeqModel(ZooModel):
         """The output text for one input text (str) or each of a list; `beam_size=1` is greedy."""
         if not isinstance(beam_size, int) or isinstance(beam_size, bool) or beam_size < 1:
             raise ValueError(f"beam_size={beam_size!r}; expected an int >= 1 (1 is greedy)")
+        number = isinstance(length_penalty, (int, float)) and not isinstance(length_penalty, bool)
+        if not number or not 0 <= length_penalty < np.inf:
+            raise ValueError(f"length_penalty={length_penalty!r}; expected a number >= 0 (0: none, 1: per subword)")
         single, ids = self.encode(texts, argument)
         if beam_size == 1:
             outputs, _ = greedy(self.network, ids)
@@ -445,12 +453,19 @@ class Seq2SeqModel(ZooModel):
 
     def attention(self, text):
         """(input subwords, output subwords, attention weights (output, input)) of a greedy decoding."""
-        _, ids = self.encode([text])
+        if not isinstance(text, str):
+            raise TypeError(f"text is {type(text).__name__}; expected a str")
+        _, ids = self.encode(text, "text")
         outputs, maps = greedy(self.network, ids)
         return self.subwords.pieces(ids[0]), self.subwords.pieces(outputs[0] + [EOS]), maps[0]
 
     def perplexity(self, pairs, batch_size=64):
         """exp(mean negative log-likelihood per output subword, EOS included) of (input, output) text pairs."""
+        if not isinstance(pairs, (list, tuple)) or not pairs:
+            raise ValueError(f"pairs={pairs!r}; expected a non-empty list of (input, output) text pairs")
+        for k, pair in enumerate(pairs):
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
+                raise ValueError(f"pairs[{k}]={pair!r}; expected an (input, output) pair of str")
         encoded = [(self.subwords.encode(a), self.subwords.encode(b)) for a, b in pairs]
         total, count = 0.0, 0
         for batch in length_batches([len(a) + len(b) for a, b in encoded], batch_size):

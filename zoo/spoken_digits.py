@@ -41,15 +41,28 @@ def data_dir():
 
 
 def read_wav(path):
-    """A 16-bit mono WAV file as float32 in [-1, 1] and its sample rate."""
-    with wave.open(str(path), "rb") as stream:
+    """A 16-bit mono WAV file as float32 in [-1, 1] and its sample rate; an OSError
+    (FileNotFoundError when missing) or a ValueError, naming the file, when it is not one."""
+    try:
+        stream = wave.open(str(path), "rb")
+    except OSError as error:  # missing, a folder, not readable
+        raise type(error)(f"{path}: {error.strerror or error}; expected a 16-bit mono WAV file") from None
+    except (wave.Error, EOFError) as error:
+        # The wave module says EOFError, without a message, for a file shorter than a header.
+        reason = str(error) or "too short for a WAV header"
+        raise ValueError(f"{path} is not a WAV file ({reason}); expected a 16-bit mono WAV file") from None
+    with stream:
         if stream.getsampwidth() != 2 or stream.getnchannels() != 1:
             raise ValueError(
                 f"{path}: expected 16-bit mono PCM, got {8 * stream.getsampwidth()}-bit "
                 f"with {stream.getnchannels()} channels"
             )
         rate = stream.getframerate()
-        samples = np.frombuffer(stream.readframes(stream.getnframes()), dtype="<i2")
+        if rate < 1:
+            raise ValueError(f"{path}: its header gives a sample rate of {rate} Hz; expected a 16-bit mono WAV file")
+        data = stream.readframes(stream.getnframes())
+    # A file cut short can end in half a sample.
+    samples = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2")
     return samples.astype("float32") / 32768.0, rate
 
 

@@ -50,6 +50,59 @@ def word_ids(stories_and_questions):
     return rows
 
 
+# What the model reads (the generator's forms), the stop each ends with, and examples.
+READABLE = {
+    "sentence": (
+        babi_tasks.SENTENCE_FORM, ".",
+        "'Mary went to the kitchen.', 'John picked up the football.', 'Sandra dropped the milk.'",
+    ),
+    "question": (
+        babi_tasks.QUESTION_FORM, "?",
+        "'Where is Mary?', 'Where is the football?', 'Where was the football before the kitchen?', "
+        "'Is John in the garden?', 'How many objects is Daniel carrying?'",
+    ),
+}
+
+
+def _readable(text, name, kind):
+    """`text` with single spaces, ending in its stop (added if missing), or a ValueError
+    naming it (`name`): a word the model does not know, or not a `kind` the model reads."""
+    form, stop, examples = READABLE[kind]
+    text = " ".join(text.split())
+    text = text if text.endswith(stop) else text + stop
+    unknown = sorted(set(babi_tasks.tokens(text)) - set(vocabulary()))
+    if unknown:
+        raise ValueError(f"{name}={text!r} uses words the model does not know: {unknown[:5]}")
+    if not form.fullmatch(text):
+        raise ValueError(f"{name}={text!r} is not a {kind} the model reads; expected one such as {examples}")
+    return text
+
+
+def readable_story(story):
+    """`story` (a list of sentences, or one text of sentences ending in full stops) as a
+    list of sentences the model reads, or a ValueError naming the first it does not."""
+    if isinstance(story, str):
+        sentences = [s.strip() + "." for s in story.split(".") if s.strip()]
+        names = [f"sentence {k + 1} of story" for k in range(len(sentences))]
+    elif isinstance(story, (list, tuple)):
+        sentences, names = list(story), [f"story[{k}]" for k in range(len(story))]
+    else:
+        raise ValueError(f"story is {type(story).__name__}; expected a list of sentences or one text")
+    if not sentences:
+        raise ValueError(f"story={story!r} has no sentences; expected sentences such as {READABLE['sentence'][2]}")
+    for sentence, name in zip(sentences, names):
+        if not isinstance(sentence, str):
+            raise ValueError(f"{name} is {type(sentence).__name__}; expected a sentence (str)")
+    return [_readable(sentence, name, "sentence") for sentence, name in zip(sentences, names)]
+
+
+def readable_question(question):
+    """`question` with single spaces, or a ValueError when the model cannot read it."""
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError(f"question={question!r}; expected a question such as {READABLE['question'][2]}")
+    return _readable(question, "question", "question")
+
+
 def encode(stories_and_questions):
     """Padded int32 ids (batch, length) of (story sentences, question) pairs."""
     return training.pad(word_ids(stories_and_questions), 16, "int32")
@@ -87,12 +140,14 @@ class Model(ZooModel):
         return keras.Model(words, scores, name="story_reader")
 
     def answer(self, story, question):
-        """The answer word to `question` about `story` (a list of sentences, or one text)."""
-        if isinstance(story, str):
-            story = [s.strip() + "." for s in story.split(".") if s.strip()]
-        if not isinstance(question, str) or not question.strip():
-            raise ValueError(f"question={question!r}; expected a question such as 'Where is Mary?'")
-        scores = self.model.predict_on_batch(encode([(list(story), question)]))
+        """The answer word to `question` about `story` (a list of sentences, or one text).
+
+        The model reads only the generator's sentences and questions (`babi_tasks`);
+        a ValueError names anything else (an empty story, a sentence or question it
+        cannot read, a word it does not know) rather than answer it.
+        """
+        story, question = readable_story(story), readable_question(question)
+        scores = self.model.predict_on_batch(encode([(story, question)]))
         return answers()[int(np.argmax(scores[0]))]
 
     def answer_many(self, examples, batch_size=256):
