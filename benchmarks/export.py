@@ -62,6 +62,8 @@ def litert_runner(path, batch):
     output = interpreter.get_output_details()[0]["index"]
 
     def run(x):
+        # The fused LSTM op keeps its last state in variables: a user resets them per sequence.
+        interpreter.reset_all_variables()
         interpreter.set_tensor(detail["index"], x)
         interpreter.invoke()
         return interpreter.get_tensor(output)

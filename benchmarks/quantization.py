@@ -27,7 +27,8 @@ def main(argv=None):
     import keras_lstm
     from keras_lstm.adding_problem import STEPS, TimeLimit, adding_problem
     from keras_lstm.export.onnx import to_onnx
-    from keras_lstm.export.tflite import _run_in_subprocess, to_tflite
+    from keras_lstm.export import litert
+    from keras_lstm.export.tflite import to_tflite
 
     keras.utils.set_random_seed(0)
     x_train, y_train = adding_problem(4096, seed=0)
@@ -51,7 +52,7 @@ def main(argv=None):
             path = os.path.join(folder, f"model-{quantize}.tflite")
             report = to_tflite(model, path, batch_size=len(x_test), quantize=quantize, representative_data=[x_train[:512]] * 4 if quantize == "int8" else None)
             with open(path, "rb") as file:
-                outputs = _run_in_subprocess(file.read(), x_test)["outputs"]
+                outputs = litert.run_in_subprocess(file.read(), {"inputs": x_test})["outputs"]["outputs"]
             rows.append(("TFLite, LiteRT", quantize or "float32", report["size_bytes"], mse(outputs)))
     lines = [
         f"Adding problem, T={STEPS}: test MSE (predicting the mean: {float(np.mean((y_test - y_train.mean()) ** 2)):.4f})",

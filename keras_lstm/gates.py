@@ -49,6 +49,16 @@ class KerasOps:
         y = (x - mean) * ops.rsqrt(variance + epsilon) * scale
         return y if center is None else y + center
 
+    # What the sequence loop (recurrence.py) needs besides the step.
+    convert_to_tensor = staticmethod(ops.convert_to_tensor)
+    expand_dims = staticmethod(ops.expand_dims)
+    transpose = staticmethod(ops.transpose)
+    cast = staticmethod(ops.cast)
+    flip = staticmethod(ops.flip)
+    where = staticmethod(ops.where)
+    zeros_like = staticmethod(ops.zeros_like)
+    stack = staticmethod(ops.stack)
+
 
 KERAS = KerasOps()
 

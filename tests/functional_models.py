@@ -53,3 +53,13 @@ def slices():
     ids = keras.Input((None,), dtype="int32", name="ids")
     y = keras_lstm.LSTM(UNITS, return_sequences=True)(keras.layers.Embedding(VOCABULARY, WIDTH)(ids))
     return randomize(keras.Model(ids, [y[..., -2:], y[:, 1:3], y[:, :-1, 1:4], y[:, :]], name="slices"))
+
+
+def variant_from_given_states():
+    """x, h0, c0 -> (sequence, h, c) of an LSTM neither exporter's fused op computes
+    (layer norm, projection): the step in plain ops, from given states."""
+    x = keras.Input((None, WIDTH), name="x")
+    h0, c0 = keras.Input((3,), name="h0"), keras.Input((UNITS,), name="c0")
+    lstm = keras_lstm.LSTM(UNITS, layer_norm=True, proj_units=3, return_sequences=True, return_state=True)
+    sequence, h, c = lstm(x, initial_state=[h0, c0])
+    return randomize(keras.Model([x, h0, c0], [sequence, h, c], name="variant_states"))

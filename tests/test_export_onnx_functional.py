@@ -8,9 +8,10 @@ import pytest
 
 import keras_lstm
 from keras_lstm.export.onnx import to_onnx
-from keras_lstm.export.onnx_functional import sample_inputs
+from keras_lstm.export.common import sample_inputs
 from functional_models import (
     UNITS, VOCABULARY, WIDTH, additive_decoder_step, decoder_step, lexical_decoder_step, randomize, slices,
+    variant_from_given_states,
 )
 from support import relative_error
 
@@ -95,6 +96,18 @@ def test_a_slice_with_a_step_is_refused(tmp_path):
     assert not (tmp_path / "x.onnx").exists()
 
 
-def test_streaming_needs_a_chain(tmp_path):
-    with pytest.raises(ValueError, match="streaming=True takes a chain"):
+def test_streaming_needs_one_input(tmp_path):
+    with pytest.raises(ValueError, match=r"streaming=True takes a model with one input \(the frame\)"):
         to_onnx(decoder_step(), tmp_path / "x.onnx", streaming=True)
+
+
+def test_a_variant_scan_takes_initial_states_and_returns_its_own(tmp_path):
+    model = variant_from_given_states()
+    report = to_onnx(model, tmp_path / "model.onnx")
+    assert report["max_error"] < 1e-5 and report["lstm_nodes"] == 0
+    assert len(report["fallbacks"]) == 1 and "ONNX Scan" in report["fallbacks"][0]
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    inputs = sample_inputs(model, seed=2, batch=3, steps=9)
+    actual = session.run(report["outputs"], dict(zip(report["inputs"], inputs)))
+    for value, expected in zip(actual, model(inputs)):
+        assert relative_error(value, np.asarray(keras.ops.convert_to_numpy(expected))) < 1e-5

@@ -6,6 +6,7 @@ import pytest
 
 import keras_lstm
 from keras_lstm.export.tflite import to_tflite
+from support import relative_error, to_numpy
 
 STEPS, FEATURES, UNITS = 8, 4, 5
 
@@ -57,10 +58,15 @@ def test_quantized_models_are_smaller_and_close(tmp_path):
 @pytest.mark.parametrize(
     "build, kwargs, message",
     [
-        (lambda: sequential(keras_lstm.LSTM(UNITS, peephole=True)), {}, r"uses an LSTM variant"),
-        (lambda: sequential(keras_lstm.LSTM(UNITS), steps=None), {}, r"needs a fixed time length"),
         (lambda: sequential(keras_lstm.LSTM(UNITS)), {"quantize": "int4"}, r"`quantize` must be one of"),
         (lambda: sequential(keras_lstm.LSTM(UNITS)), {"quantize": "int8"}, r"needs `representative_data`"),
+        (
+            lambda: sequential(keras_lstm.LSTM(UNITS, peephole=True)),
+            {"quantize": "dynamic"},
+            r"quantized TFLite export takes the plain LSTM; this one has peephole",
+        ),
+        (lambda: sequential(keras_lstm.LSTM(UNITS, activation="softplus")), {}, r"Activation 'softplus' has no TFLite export"),
+        (lambda: sequential(keras.layers.Conv1D(2, 3)), {}, r"\(Conv1D\) has no TFLite export here"),
     ],
 )
 def test_what_cannot_export_says_why(build, kwargs, message, tmp_path):
@@ -70,17 +76,17 @@ def test_what_cannot_export_says_why(build, kwargs, message, tmp_path):
 
 
 def test_a_mismatch_is_refused(tmp_path, monkeypatch):
-    import keras_lstm.export.tflite as exporter
+    from keras_lstm.export import common
 
     model = MODELS["last_output_dense"][0]()
-    real = exporter._read_weights
+    real = common._read_weights
 
     def wrong_bias(lstm):
         weights = dict(real(lstm))
         weights["bias"] = weights["bias"] + 1.0
         return weights
 
-    monkeypatch.setattr(exporter, "_read_weights", wrong_bias)
+    monkeypatch.setattr(common, "_read_weights", wrong_bias)
     with pytest.raises(RuntimeError, match=r"disagrees with the Keras model"):
         to_tflite(model, tmp_path / "model.tflite")
     assert not (tmp_path / "model.tflite").exists()
@@ -101,5 +107,113 @@ def test_streaming_steps_equal_the_full_model(return_sequences, tmp_path):
 
 def test_bidirectional_cannot_stream(tmp_path):
     model = sequential(keras.layers.Bidirectional(keras_lstm.LSTM(UNITS)))
-    with pytest.raises(ValueError, match=r"bidirectional: it needs the whole sequence"):
+    with pytest.raises(ValueError, match=r"reads its sequence backwards \(or is bidirectional\)"):
         to_tflite(model, tmp_path / "step.tflite", streaming=True)
+
+
+def litert_outputs(path, inputs, states=None):
+    """The file run by the test itself in LiteRT (in a child process): {name: array}."""
+    from keras_lstm.export import litert
+
+    return litert.run_in_subprocess(path.read_bytes(), inputs, states)["outputs"]
+
+
+def free_time(*layers, seed=0):
+    """A model on keras.Input((None, features)), the usual way to build one."""
+    return sequential(*layers, steps=None, seed=seed)
+
+
+# Variants TFLite's fused op takes: one op each (two for a Bidirectional).
+FUSED_VARIANTS = {
+    "peephole_backwards": ({"peephole": True, "go_backwards": True}, False),
+    "projection_clip_bidirectional": ({"proj_units": 3, "proj_clip": 0.4}, True),
+    "coupled_cell_clip_no_bias": ({"coupled_gates": True, "cell_clip": 0.5, "use_bias": False}, False),
+    "all_the_op_takes": ({"peephole": True, "proj_units": 3, "proj_clip": 0.4, "coupled_gates": True, "cell_clip": 0.5}, False),
+}
+# Variants it does not take: the reference loop in plain builtins (WHILE).
+LOOP_VARIANTS = {
+    "layer_norm_bidirectional": ({"layer_norm": True}, True),
+    "gate_clip_zoneout_backwards": ({"gate_clip": 0.4, "zoneout_cell": 0.2, "zoneout_hidden": 0.1, "go_backwards": True}, False),
+    "relu": ({"activation": "relu"}, False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FUSED_VARIANTS) + sorted(LOOP_VARIANTS))
+def test_every_variant_exports_and_runs_at_other_batches_and_lengths(case, tmp_path):
+    options, bidirectional = {**FUSED_VARIANTS, **LOOP_VARIANTS}[case]
+    layer = keras_lstm.LSTM(UNITS, return_sequences=True, **options)
+    model = free_time(keras.layers.Bidirectional(layer) if bidirectional else layer, keras.layers.Dense(2))
+    path = tmp_path / "model.tflite"
+    report = to_tflite(model, path, batch_size=2)
+    assert report["max_error"] < 1e-5
+    directions = 2 if bidirectional else 1
+    if case in FUSED_VARIANTS:
+        # The fused op needs a static batch (litert.Runner resizes it); time stays free.
+        assert report["input_shapes"]["inputs"] == [2, None, FEATURES]
+        assert report["fused_lstm_ops"] == directions and "WHILE" not in report["ops"] and not report["fallbacks"]
+    else:
+        assert report["input_shapes"]["inputs"] == [None, None, FEATURES]
+        assert report["fused_lstm_ops"] == 0 and "WHILE" in report["ops"]
+        assert len(report["fallbacks"]) == 1 and "WHILE loop of plain builtins" in report["fallbacks"][0]
+    assert not any(op.startswith("FLEX") for op in report["ops"])
+    rng = np.random.default_rng(3)
+    for batch, length in ((1, 3), (4, 11)):
+        x = rng.standard_normal((batch, length, FEATURES)).astype("float32")
+        actual = litert_outputs(path, {"inputs": x})["outputs"]
+        assert relative_error(actual, to_numpy(model(x))) < 1e-5, (batch, length)
+
+
+def test_steps_fixes_the_time_axis_of_any_model(tmp_path):
+    model = free_time(keras_lstm.LSTM(UNITS), keras.layers.Dense(2))
+    report = to_tflite(model, tmp_path / "model.tflite", batch_size=3, steps=6)
+    assert report["input_shapes"]["inputs"] == [3, 6, FEATURES]
+    assert report["fused_lstm_ops"] == 1 and report["max_error"] < 1e-5
+
+
+def test_a_free_time_model_streams(tmp_path):
+    model = free_time(keras_lstm.LSTM(UNITS, return_sequences=True, peephole=True, layer_norm=True), keras.layers.Dense(2))
+    path = tmp_path / "step.tflite"
+    report = to_tflite(model, path, batch_size=2, streaming=True)
+    assert report["states"] == [(f"{model.layers[0].name}_h", UNITS), (f"{model.layers[0].name}_c", UNITS)]
+    assert report["max_error"] < 1e-5 and report["fused_lstm_ops"] == 0 and "WHILE" not in report["ops"]
+    x = np.random.default_rng(4).standard_normal((2, 9, FEATURES)).astype("float32")
+    actual = litert_outputs(path, {"inputs": x}, report["states"])["outputs"]
+    assert relative_error(actual, to_numpy(model(x))) < 1e-5
+
+
+def test_a_cell_state_beyond_ten_is_not_clipped(tmp_path):
+    """TF's converter writes cell_clip=10 into every fused LSTM op; our LSTM has
+    no clip, so the exporter removes it. This cell adds about 1 to c each step."""
+    model = sequential(keras_lstm.LSTM(2, return_sequences=True), steps=30)
+    cell = model.layers[0].cell
+    cell.kernel.assign(np.zeros(cell.kernel.shape, "float32"))
+    cell.recurrent_kernel.assign(np.zeros(cell.recurrent_kernel.shape, "float32"))
+    cell.bias.assign(np.array([8, 8, 8, 8, 8, 8, 0, 0], "float32"))  # i = f = 1, g = tanh(8) = 1, o = 0.5
+    x = np.zeros((1, 30, FEATURES), "float32")
+    report = to_tflite(model, tmp_path / "model.tflite", sample_inputs=x)
+    assert report["max_error"] < 1e-5
+    # c reaches 30 at the last step: h = 0.5 * tanh(30), against 0.5 * tanh(10) clipped.
+    h = to_numpy(model(x))[0, -1, 0]
+    assert abs(h - 0.5 * np.tanh(30.0)) < 1e-6
+
+
+def test_a_runner_called_twice_gives_the_same_outputs(tmp_path):
+    """The fused op keeps its last state in variables; `litert.Runner` resets them per call."""
+    import subprocess
+    import sys
+
+    model = free_time(keras_lstm.LSTM(UNITS), keras.layers.Dense(2))
+    path = tmp_path / "model.tflite"
+    to_tflite(model, path, batch_size=2)
+    x = np.random.default_rng(5).standard_normal((2, 7, FEATURES)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    script = (
+        "import sys, numpy as np; from keras_lstm.export.litert import Runner; "
+        "run = Runner(sys.argv[1]); x = np.load(sys.argv[2]); "
+        "first, second = run({'inputs': x})['outputs'], run({'inputs': x})['outputs']; "
+        "np.save(sys.argv[3], np.stack([first, second]))"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")], check=True)
+    first, second = np.load(tmp_path / "y.npy")
+    np.testing.assert_array_equal(first, second)
+    assert relative_error(first, to_numpy(model(x))) < 1e-5

@@ -8,6 +8,7 @@ import keras_lstm
 from keras_lstm.export.tflite import to_tflite
 from functional_models import (
     UNITS, VOCABULARY, WIDTH, additive_decoder_step, decoder_step, lexical_decoder_step, randomize, slices,
+    variant_from_given_states,
 )
 
 STEPS = 7
@@ -57,15 +58,12 @@ def test_exported_graph_matches_keras_in_litert(case, tmp_path):
     assert report["fused_lstm_ops"] == sequences
 
 
-def test_a_graph_that_needs_the_cell_state_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="cell state c is used"):
-        to_tflite(encoder(cell_state=True), tmp_path / "x.tflite", steps=STEPS)
-    assert not (tmp_path / "x.tflite").exists()
-
-
-def test_free_axes_need_steps(tmp_path):
-    with pytest.raises(ValueError, match="needs `steps`"):
-        to_tflite(encoder(), tmp_path / "x.tflite")
+def test_an_lstm_whose_cell_state_is_used_runs_as_a_loop(tmp_path):
+    # The fused op gives no final c: that LSTM becomes the reference loop (WHILE).
+    report = to_tflite(encoder(cell_state=True), tmp_path / "x.tflite", batch_size=2, steps=STEPS)
+    assert report["max_error"] < 1e-5
+    assert report["fused_lstm_ops"] == 0 and "WHILE" in report["ops"]
+    assert len(report["fallbacks"]) == 1 and "its final cell state is used" in report["fallbacks"][0]
 
 
 def test_a_slice_with_a_step_is_refused(tmp_path):
@@ -74,3 +72,9 @@ def test_a_slice_with_a_step_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"fixed bounds and step 1.*slice\(None, None, 2\)"):
         to_tflite(keras.Model(ids, [y, y[:, ::2]]), tmp_path / "x.tflite", steps=STEPS)
     assert not (tmp_path / "x.tflite").exists()
+
+
+def test_a_variant_from_given_states_runs_as_a_loop(tmp_path):
+    report = to_tflite(variant_from_given_states(), tmp_path / "model.tflite", batch_size=2, steps=STEPS)
+    assert report["max_error"] < 1e-5 and report["fused_lstm_ops"] == 0 and "WHILE" in report["ops"]
+    assert "an initial state over a sequence" in report["fallbacks"][0]

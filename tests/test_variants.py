@@ -22,6 +22,8 @@ VARIANTS = {
     "layer_norm": {"layer_norm": True},
     "cell_clip": {"cell_clip": 0.2},
     "gate_clip": {"gate_clip": 0.5},
+    # A clip that binds with the peepholes on: z_o is clipped after its peephole term.
+    "peephole_gate_clip": {"peephole": True, "gate_clip": 0.3},
     "zoneout": {"zoneout_cell": 0.3, "zoneout_hidden": 0.2},
     "layer_norm_projection_peephole": {"layer_norm": True, "proj_units": PROJECTION, "peephole": True},
     "everything": {
@@ -119,6 +121,45 @@ def test_zoneout_in_training_keeps_previous_values_with_the_given_masks():
     )
     assert relative_error(to_numpy(outputs), expected) < FORWARD_TOLERANCE
     assert relative_error(to_numpy(c), expected_c) < FORWARD_TOLERANCE
+
+
+def test_the_gate_clip_binds_in_the_peephole_case():
+    """The case above only tests the order of clip and peephole if the clip changes
+    the output; here it does, by far more than the tolerance."""
+    x = random_inputs(BATCH, STEPS, FEATURES)
+    clipped = build_with_random_weights(VARIANTS["peephole_gate_clip"])
+    unclipped = build_with_random_weights({"peephole": True})
+    assert relative_error(to_numpy(clipped(x)[0]), to_numpy(unclipped(x)[0])) > 0.1
+
+
+ZONEOUT_RATE = 0.3
+
+
+def kept_fraction(previous, new):
+    """The share of units whose new value is exactly the previous one."""
+    return float(np.mean(to_numpy(new) == to_numpy(previous)))
+
+
+def test_zoneout_keeps_the_rate_of_units_in_training_in_one_step():
+    # Large enough that the kept fraction is within 0.02 of the rate (sd 0.007).
+    batch, units = 64, 64
+    cell = keras_lstm.LSTMCell(units, zoneout_cell=ZONEOUT_RATE, zoneout_hidden=ZONEOUT_RATE, seed=3)
+    cell.build((None, FEATURES))
+    x = random_inputs(batch, FEATURES)
+    h, c = random_inputs(batch, units, seed=1), random_inputs(batch, units, seed=2)
+    _, (h_next, c_next) = cell(x, [h, c], training=True)
+    assert abs(kept_fraction(c, c_next) - ZONEOUT_RATE) < 0.02
+    assert abs(kept_fraction(h, h_next) - ZONEOUT_RATE) < 0.02
+    _, (h_next, c_next) = cell(x, [h, c], training=False)  # the expectation: nothing kept exactly
+    assert kept_fraction(c, c_next) == 0 and kept_fraction(h, h_next) == 0
+
+
+def test_zoneout_keeps_the_rate_of_units_in_training_over_a_sequence():
+    batch, steps, units = 32, 12, 32
+    layer = keras_lstm.LSTM(units, zoneout_hidden=ZONEOUT_RATE, return_sequences=True, seed=4)
+    outputs = to_numpy(layer(random_inputs(batch, steps, FEATURES), training=True))
+    # Step t's h equals step t-1's where the unit kept its value.
+    assert abs(kept_fraction(outputs[:, :-1], outputs[:, 1:]) - ZONEOUT_RATE) < 0.02
 
 
 def test_zoneout_is_random_in_training_and_its_expectation_at_inference():
