@@ -112,6 +112,7 @@ def update(p, z, c_prev, F=KERAS):
     with each variant's piece in its place."""
     blocks = dict(zip(p.gate_names, F.split(z, len(p.gate_names))))
     blocks = layer_norm_gates(p, blocks, F)
+    blocks = constant_forget_bias(p, blocks)
     blocks = peephole_previous_cell(p, blocks, c_prev)
     blocks = clip_gates(p, blocks, ("i", "f", "c"), F)
     forget_gate = F.activation(p.recurrent_activation, blocks["f"])
@@ -132,6 +133,11 @@ def layer_norm_gates(p, blocks, F):
     scales = dict(zip(p.gate_names, F.split(p.gate_norm_scale, len(p.gate_names))))
     biases = dict(zip(p.gate_names, F.split(p.bias, len(p.gate_names)))) if p.use_bias else {}
     return {k: F.layer_norm(z_k, scales[k], biases.get(k), p.layer_norm_epsilon) for k, z_k in blocks.items()}
+
+
+def constant_forget_bias(p, blocks):
+    """A constant forget bias (TF 1's LSTM cells): z_f += forget_bias."""
+    return dict(blocks, f=blocks["f"] + p.forget_bias) if p.forget_bias else blocks
 
 
 def peephole_previous_cell(p, blocks, c_prev):

@@ -5,6 +5,7 @@ argument, what was given and what was expected, so that a user never has to
 read a backend stack trace to learn that a shape was wrong.
 """
 
+import math
 import numbers
 
 import keras
@@ -27,6 +28,15 @@ def positive_int(name, value):
 def optional_positive_int(name, value):
     """None, or `value` as a positive int."""
     return None if value is None else positive_int(name, value)
+
+
+def finite_float(name, value):
+    """`value` as a float, or raises if it is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number. Received: {name}={value!r} of type {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number. Received: {name}={value}")
+    return float(value)
 
 
 def optional_positive_float(name, value):

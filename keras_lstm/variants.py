@@ -141,6 +141,10 @@ OPTIONS = (
         doc="CIFG: i_t = 1 - f_t; z has three blocks (f, c, o), so W, U and b have 3 * units columns.",
     ),
     Option(
+        "forget_bias", 0.0, validation.finite_float, variant=True, taken_by=frozenset(),
+        doc="a constant added to z_f, as TensorFlow 1's LSTM cells (Gers et al. 2000); not a weight.",
+    ),
+    Option(
         "layer_norm", False, _boolean, variant=True, taken_by=frozenset(),
         doc="each gate pre-activation normalized (gate_norm_scale, then b), and c_t before the output "
         "activation (cell_norm_scale, cell_norm_center).",

@@ -108,6 +108,7 @@ def numpy_lstm_variant(x, weights, options, initial_state=None, zoneout_masks=No
                 scale = w["gate_norm_scale"][k * units : (k + 1) * units]
                 block[n] = _layer_norm(block[n], scale, 0.0, epsilon)
             block[n] = block[n] + bias.get(n, 0.0)
+        block["f"] = block["f"] + options.get("forget_bias", 0.0)
         if peephole:
             block["f"] = block["f"] + w["peephole_f"] * c
             if not coupled:

@@ -154,7 +154,7 @@ SCAN_VARIANTS = {
     "projection": {"proj_units": 3, "proj_clip": 0.8},
     "layer_norm_backwards": {"layer_norm": True, "go_backwards": True},
     "cell_clip_peephole": {"cell_clip": 0.5, "peephole": True},
-    "zoneout": {"zoneout_cell": 0.2, "zoneout_hidden": 0.1},
+    "zoneout_forget_bias": {"zoneout_cell": 0.2, "zoneout_hidden": 0.1, "forget_bias": 1.0},
     "relu": {"activation": "relu"},  # the ONNX LSTM op has Relu too, but our exporter writes tanh/sigmoid nodes
     "everything": {
         "peephole": True, "proj_units": 3, "proj_clip": 0.8, "coupled_gates": True, "layer_norm": True,

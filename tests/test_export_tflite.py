@@ -133,7 +133,9 @@ FUSED_VARIANTS = {
 # Variants it does not take: the reference loop in plain builtins (WHILE).
 LOOP_VARIANTS = {
     "layer_norm_bidirectional": ({"layer_norm": True}, True),
-    "gate_clip_zoneout_backwards": ({"gate_clip": 0.4, "zoneout_cell": 0.2, "zoneout_hidden": 0.1, "go_backwards": True}, False),
+    "gate_clip_zoneout_forget_bias_backwards": (
+        {"gate_clip": 0.4, "zoneout_cell": 0.2, "zoneout_hidden": 0.1, "forget_bias": 1.0, "go_backwards": True}, False
+    ),
     "relu": ({"activation": "relu"}, False),
 }
 

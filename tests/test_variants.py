@@ -21,6 +21,7 @@ VARIANTS = {
     "coupled_peephole": {"coupled_gates": True, "peephole": True},
     "layer_norm": {"layer_norm": True},
     "cell_clip": {"cell_clip": 0.2},
+    "forget_bias_coupled": {"forget_bias": 1.5, "coupled_gates": True},
     "gate_clip": {"gate_clip": 0.5},
     # A clip that binds with the peepholes on: z_o is clipped after its peephole term.
     "peephole_gate_clip": {"peephole": True, "gate_clip": 0.3},
@@ -217,6 +218,7 @@ def test_projection_shapes_in_models_and_bidirectional():
         ({"zoneout_cell": 1.0}, ValueError, r"`zoneout_cell` must be a float in \[0, 1\)"),
         ({"zoneout_hidden": -0.5}, ValueError, r"`zoneout_hidden` must be a float in \[0, 1\)"),
         ({"layer_norm": True, "layer_norm_epsilon": 0.0}, ValueError, r"`layer_norm_epsilon` must be a positive number"),
+        ({"forget_bias": float("inf")}, ValueError, r"`forget_bias` must be a finite number"),
     ],
 )
 def test_impossible_combinations_raise_at_construction(kwargs, error, message):
