@@ -136,7 +136,7 @@ def layer_norm_gates(p, blocks, F):
 
 
 def constant_forget_bias(p, blocks):
-    """A constant forget bias (TF 1's LSTM cells): z_f += forget_bias."""
+    """A constant forget bias (TF 1's BasicLSTMCell): z_f += forget_bias."""
     return dict(blocks, f=blocks["f"] + p.forget_bias) if p.forget_bias else blocks
 
 

@@ -142,7 +142,7 @@ OPTIONS = (
     ),
     Option(
         "forget_bias", 0.0, validation.finite_float, variant=True, taken_by=frozenset(),
-        doc="a constant added to z_f, as TensorFlow 1's LSTM cells (Gers et al. 2000); not a weight.",
+        doc="a constant added to z_f, as TensorFlow 1's BasicLSTMCell and LSTMBlockCell; not a weight.",
     ),
     Option(
         "layer_norm", False, _boolean, variant=True, taken_by=frozenset(),

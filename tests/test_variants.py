@@ -142,15 +142,16 @@ def kept_fraction(previous, new):
 
 
 def test_zoneout_keeps_the_rate_of_units_in_training_in_one_step():
-    # Large enough that the kept fraction is within 0.02 of the rate (sd 0.007).
+    # 4,096 units: the kept fraction's sd is 0.007, so 0.05 is 7 sd; with the
+    # keep test inverted it would be 0.7.
     batch, units = 64, 64
     cell = keras_lstm.LSTMCell(units, zoneout_cell=ZONEOUT_RATE, zoneout_hidden=ZONEOUT_RATE, seed=3)
     cell.build((None, FEATURES))
     x = random_inputs(batch, FEATURES)
     h, c = random_inputs(batch, units, seed=1), random_inputs(batch, units, seed=2)
     _, (h_next, c_next) = cell(x, [h, c], training=True)
-    assert abs(kept_fraction(c, c_next) - ZONEOUT_RATE) < 0.02
-    assert abs(kept_fraction(h, h_next) - ZONEOUT_RATE) < 0.02
+    assert abs(kept_fraction(c, c_next) - ZONEOUT_RATE) < 0.05
+    assert abs(kept_fraction(h, h_next) - ZONEOUT_RATE) < 0.05
     _, (h_next, c_next) = cell(x, [h, c], training=False)  # the expectation: nothing kept exactly
     assert kept_fraction(c, c_next) == 0 and kept_fraction(h, h_next) == 0
 
@@ -160,7 +161,7 @@ def test_zoneout_keeps_the_rate_of_units_in_training_over_a_sequence():
     layer = keras_lstm.LSTM(units, zoneout_hidden=ZONEOUT_RATE, return_sequences=True, seed=4)
     outputs = to_numpy(layer(random_inputs(batch, steps, FEATURES), training=True))
     # Step t's h equals step t-1's where the unit kept its value.
-    assert abs(kept_fraction(outputs[:, :-1], outputs[:, 1:]) - ZONEOUT_RATE) < 0.02
+    assert abs(kept_fraction(outputs[:, :-1], outputs[:, 1:]) - ZONEOUT_RATE) < 0.05
 
 
 def test_zoneout_is_random_in_training_and_its_expectation_at_inference():
