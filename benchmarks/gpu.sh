@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks, as run on a lent GPU machine (see README, "On a GPU"):
 # the fast-path parity tests on the GPU, then the speed benchmark there.
-# Usage: bash benchmarks/gpu.sh OUT_DIR   (TensorFlow is left out where the
-# machine has no TensorFlow GPU build; set BACKENDS to choose.)
+# Usage: bash benchmarks/gpu.sh OUT_DIR   (TensorFlow is left out by default,
+# as the lent machines have had no TensorFlow GPU build; where it has one,
+# BACKENDS=torch,jax,tensorflow also checks the tf_cudnn path.)
 set -uo pipefail
 out=${1:?output folder}
 backends=${BACKENDS:-torch,jax}

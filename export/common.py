@@ -89,7 +89,9 @@ class Recurrent:
         directions = _directions(layer)
         if len(directions) == 2 and layer.merge_mode != "concat":
             raise ValueError(f"Layer {layer.name!r}: only merge_mode='concat' exports. Received: {layer.merge_mode!r}")
-        return cls(layer, directions)
+        recurrent = cls(layer, directions)
+        recurrent.check_activations()
+        return recurrent
 
     @property
     def name(self):
@@ -114,9 +116,10 @@ class Recurrent:
     def fallback_note(self, consumer, instead):
         return f"{self.name}: {', '.join(self.refusals(consumer))} -> {instead}"
 
-    def weights(self, lstm):
-        """{name: numpy array} of one direction's cell weights."""
-        return _read_weights(lstm)
+    def check_activations(self):
+        """Both activations are ones the exporters write, or a ValueError naming the layer."""
+        for function in (self.cell.activation, self.cell.recurrent_activation):
+            activation_name(function, f"Layer {self.name!r}")
 
     def check_streaming(self):
         if self.bidirectional or self.first.go_backwards:
@@ -131,9 +134,43 @@ def sublayers(layer):
     return _sublayers(layer)
 
 
-def activation_name(layer_or_function):
+# The activations both exporters write (each maps them to its own ops), by
+# Keras name; Keras 3's hard_sigmoid is relu6(x + 3) / 6.
+ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid", "softmax")
+
+
+def activation_name(layer_or_function, where):
+    """The Keras name of an activation the exporters write, or a ValueError
+    naming `where` it is used."""
     function = getattr(layer_or_function, "activation", layer_or_function)
-    return keras.activations.serialize(function)
+    name = keras.activations.serialize(function)
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{where}: activation {name!r} has no export here (exported: {', '.join(ACTIVATIONS)}).")
+    return name
+
+
+def lstm_weights(lstm):
+    """{name: numpy array} of an LSTM layer's cell weights (read outside any trace)."""
+    return _read_weights(lstm)
+
+
+def inference_zoneout(cell):
+    """Zoneout at inference, its expectation: keep = the rate (None without)."""
+    return {
+        "keep_c": cell.zoneout_keep(None, None, training=False),
+        "keep_h": cell.zoneout_keep(None, None, training=False, hidden=True),
+    }
+
+
+def unique_name(name, taken):
+    """`name`, or `name2`, `name3`, ... if it is taken (two stacks both have an
+    "lstm_0"); adds it to `taken`."""
+    unique, suffix = name, 1
+    while unique in taken:
+        suffix += 1
+        unique = f"{name}{suffix}"
+    taken.add(unique)
+    return unique
 
 
 def sample_inputs(model, seed=0, batch=2, steps=7):

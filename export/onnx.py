@@ -25,9 +25,7 @@ import keras
 import numpy as np
 
 from keras_lstm.export import common, onnx_lstm
-from keras_lstm.export.onnx_lstm import onnx_lstm_weights  # noqa: F401  (a test swaps it)
 
-_ACTIVATIONS = {"linear": None, "relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax"}
 _INT64, _BOOL = 7, 9
 
 
@@ -43,11 +41,7 @@ class _Graph:
         self.weights = {}
 
     def add_state(self, name, size):
-        taken = {existing for existing, _ in self.states}
-        unique, suffix = name, 1
-        while unique in taken:  # two stacks both have an "lstm_0"
-            suffix += 1
-            unique = f"{name}{suffix}"
+        unique = common.unique_name(name, {existing for existing, _ in self.states})
         self.states.append((unique, size))
         return unique
 
@@ -192,9 +186,9 @@ def _emit(graph, layer, *args, **kwargs):
         y = node("MatMul", x, graph.constant(f"{hint}_kernel", keras.ops.convert_to_numpy(layer.kernel)))
         if layer.use_bias:
             y = node("Add", y, graph.constant(f"{hint}_bias", keras.ops.convert_to_numpy(layer.bias)))
-        return _activation(graph, common.activation_name(layer), y, hint)
+        return onnx_lstm.activation(graph, layer.activation, y, hint)
     if isinstance(layer, keras.layers.Activation):
-        return _activation(graph, common.activation_name(layer), x, hint)
+        return onnx_lstm.activation(graph, layer.activation, x, hint)
     if isinstance(layer, keras.layers.Concatenate):
         return node("Concat", *x, axis=layer.axis)
     if isinstance(layer, keras.layers.Add):
@@ -212,15 +206,6 @@ def _emit(graph, layer, *args, **kwargs):
     if common.is_recurrent(layer):
         return common.emit_recurrent(layer, x, kwargs, lambda *args: onnx_lstm.emit(graph, *args))
     raise common.unsupported(layer, "ONNX")
-
-
-def _activation(graph, name, x, hint):
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"Layer {hint!r}: activation {name!r} has no ONNX mapping here.")
-    op = _ACTIVATIONS[name]
-    if op is None:
-        return x
-    return graph.node(op, [x], hint, **({"axis": -1} if op == "Softmax" else {}))
 
 
 def _attention(graph, layer, inputs, kwargs):

@@ -6,16 +6,36 @@ The plain-ops step is `gates.step` itself, computed on ONNX values (`OnnxOps`):
 the same equations, in the same order, as the layer, not a copy of them.
 """
 
+import keras
 import numpy as np
 
 from keras_lstm import gates, variants
 from keras_lstm.interop import _join_gates, _split_gates
-from keras_lstm.export.common import Recurrent, activation_name
+from keras_lstm.export import common
+from keras_lstm.export.common import Recurrent
 
 ONNX_GATE_ORDER = ("i", "o", "f", "c")
 ONNX_PEEPHOLE_ORDER = ("i", "o", "f")
 _INT64, _FLOAT, _BOOL, _INT32 = 7, 1, 9, 6
-_ACTIVATION_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "linear": None}
+# common.ACTIVATIONS as ONNX ops and attributes (None: the identity).
+ONNX_ACTIVATIONS = {
+    "linear": None,
+    "tanh": ("Tanh", {}),
+    "sigmoid": ("Sigmoid", {}),
+    "relu": ("Relu", {}),
+    "hard_sigmoid": ("HardSigmoid", {"alpha": 1.0 / 6.0, "beta": 0.5}),
+    "softmax": ("Softmax", {"axis": -1}),
+}
+assert set(ONNX_ACTIVATIONS) == set(common.ACTIVATIONS)
+
+
+def activation(graph, function, x, hint):
+    """`function` (a Keras activation, or its name) applied to the value named `x`."""
+    name = function if isinstance(function, str) else common.activation_name(function, f"Layer {hint!r}")
+    if ONNX_ACTIVATIONS[name] is None:
+        return x
+    op, attributes = ONNX_ACTIVATIONS[name]
+    return graph.node(op, [x], hint, **attributes)
 
 
 class Value:
@@ -64,12 +84,7 @@ class OnnxOps:
         return self._node("MatMul", x, w)
 
     def activation(self, function, x):
-        name = activation_name(function)
-        if name not in _ACTIVATION_OPS:
-            raise ValueError(
-                f"Layer {self.hint!r}: activation {name!r} has no ONNX op here (taken: {sorted(_ACTIVATION_OPS)})."
-            )
-        return x if _ACTIVATION_OPS[name] is None else self._node(_ACTIVATION_OPS[name], x)
+        return Value(self.graph, activation(self.graph, function, x.name, self.hint), self.hint)
 
     def clip(self, x, bound):
         scalar = lambda value: self.graph.constant("bound", np.array(value, np.float32))  # noqa: E731
@@ -87,22 +102,14 @@ class OnnxOps:
 
 def step_params(graph, lstm):
     """The cell's options and weights as ONNX initializers (each added once)."""
-
-    def read(variable, name):
-        return Value(graph, weight(graph, lstm, name), lstm.name)
-
-    return gates.read_params(lstm.cell, read)
-
-
-def weight(graph, lstm, name):
-    """The initializer holding one of `lstm`'s cell weights (added once)."""
-    import keras
-
-    key = f"{lstm.name}_{name}_{id(lstm)}"
+    key = id(lstm)
     if key not in graph.weights:
-        value = keras.ops.convert_to_numpy(getattr(lstm.cell, name)).astype("float32")
-        graph.weights[key] = graph.constant(f"{lstm.name}_{name}", value)
-    return graph.weights[key]
+        graph.weights[key] = {
+            name: graph.constant(f"{lstm.name}_{name}", value.astype("float32"))
+            for name, value in common.lstm_weights(lstm).items()
+        }
+    names = graph.weights[key]
+    return gates.read_params(lstm.cell, lambda variable, name: Value(graph, names[name], lstm.name))
 
 
 def onnx_lstm_weights(recurrent):
@@ -121,7 +128,7 @@ def onnx_lstm_weights(recurrent):
     W, R, B, P = [], [], [], []
     for lstm in recurrent.directions:
         cell = lstm.cell
-        weights = recurrent.weights(lstm)
+        weights = common.lstm_weights(lstm)
         order = gates.gate_names(cell.coupled_gates)
         units = cell.units
         kernel = _split_gates(weights["kernel"], order, axis=1)
@@ -172,7 +179,8 @@ def _lstm_node(graph, recurrent, x, mask, initial_state):
     inputs = [node("Transpose", x, perm=[1, 0, 2])]
     inputs += [graph.constant(f"{hint}_{n}", a) for n, a in (("W", W), ("R", R), ("B", B))]
     # A right-padded mask is the sequence lengths.
-    inputs.append(node("ReduceSum", node("Cast", mask, to=_INT32), constant([1]), keepdims=0) if mask is not None else "")
+    lengths = node("ReduceSum", node("Cast", mask, to=_INT32), constant([1]), keepdims=0) if mask is not None else ""
+    inputs.append(lengths)
     if initial_state is not None:
         h, c = _stacked_states(graph, hint, initial_state, recurrent.bidirectional)
         inputs += [h, c]
@@ -182,6 +190,10 @@ def _lstm_node(graph, recurrent, x, mask, initial_state):
     # Y (time, directions, batch, units) -> (batch, time, directions * units)
     sequence = node("Reshape", node("Transpose", y, perm=[2, 0, 1, 3]), constant([0, 0, -1]))
     last = node("Reshape", node("Transpose", y_h, perm=[1, 0, 2]), constant([0, -1]))
+    if mask is not None:
+        # A row with no step left: Keras's last output is zeros, ONNX's Y_h the initial h.
+        nonempty = node("Unsqueeze", node("Greater", lengths, constant(0, np.int32)), constant([1]))
+        last = node("Where", nonempty, last, constant(0, np.float32))
     if mask is not None and not first.zero_output_for_mask:
         # Keras repeats the last output over the padding where ONNX writes
         # zeros (a Bidirectional's backward half is zeros there in Keras too).
@@ -194,8 +206,14 @@ def _lstm_node(graph, recurrent, x, mask, initial_state):
         # ONNX gives a reverse LSTM's outputs in input order; Keras in the order processed.
         sequence = _reverse_time(graph, hint, sequence)
     states = []
+    given = keras.tree.flatten(initial_state) if initial_state is not None else None
     for direction in range(len(recurrent.directions)):
-        states += [node("Gather", y_h, constant(direction), axis=0), node("Gather", y_c, constant(direction), axis=0)]
+        for index, final in enumerate((y_h, y_c)):
+            state = node("Gather", final, constant(direction), axis=0)
+            if mask is not None and given is not None:
+                # A row with no step left keeps its initial state (ONNX gives zeros).
+                state = node("Where", nonempty, state, given[2 * direction + index])
+            states.append(state)
     return _outputs(recurrent, sequence, last, states)
 
 
@@ -206,8 +224,6 @@ def _outputs(recurrent, sequence, last, states):
 
 def _stacked_states(graph, hint, initial_state, bidirectional):
     """[h, c] or [h_f, c_f, h_b, c_b] -> h, c of shape (directions, batch, size)."""
-    import keras
-
     states = keras.tree.flatten(initial_state)
     axis = graph.constant("axis", np.array([0], np.int64))
     unsqueeze = lambda name: graph.node("Unsqueeze", [name, axis], hint)  # noqa: E731
@@ -225,7 +241,6 @@ def _reverse_time(graph, hint, sequence):
 
 def _scan(graph, recurrent, x, mask, initial_state):
     """The layer as ONNX Scan loops over `gates.step`: one per direction."""
-    import keras
     import onnx
 
     hint = recurrent.name
@@ -248,7 +263,7 @@ def _scan(graph, recurrent, x, mask, initial_state):
         h_in, c_in, z_in = (body.name(f"{lstm.name}_{n}_in") for n in ("h", "c", "z"))
         F = OnnxOps(body, lstm.name, cell.units)
         values = (Value(body, name, lstm.name) for name in (z_in, h_in, c_in))
-        h, c = gates.step(p, *values, F, **_zoneout(cell))
+        h, c = gates.step(p, *values, F, **common.inference_zoneout(cell))
         names = [body.name(f"{lstm.name}_{n}_out") for n in ("h", "c", "y")]
         for source, name in zip((h, c, h), names):
             body.nodes.append(onnx.helper.make_node("Identity", [source.name], [name]))
@@ -285,11 +300,6 @@ def _scan(graph, recurrent, x, mask, initial_state):
     return _outputs(recurrent, concat(sequences), concat(lasts), finals)
 
 
-def _zoneout(cell):
-    """Zoneout at inference: the expectation, keep = rate."""
-    return {"keep_c": cell.zoneout_cell or None, "keep_h": cell.zoneout_hidden or None}
-
-
 def _zeros_like_batch(graph, x, size, hint):
     """Zeros (batch, size), the batch read from `x` (batch first) at run time."""
     constant = lambda value: graph.constant("value", np.array([value], np.int64))  # noqa: E731
@@ -310,7 +320,7 @@ def _streaming_step(graph, recurrent, x, mask, initial_state):
     p = step_params(graph, lstm)
     F = OnnxOps(graph, lstm.name, cell.units)
     z_input = gates.project_input(p, Value(graph, x, lstm.name), F)
-    h_next, c_next = gates.step(p, z_input, Value(graph, h, lstm.name), Value(graph, c, lstm.name), F, **_zoneout(cell))
+    h_next, c_next = gates.step(p, z_input, Value(graph, h, lstm.name), Value(graph, c, lstm.name), F, **common.inference_zoneout(cell))
     for state, name in ((h_next, h), (c_next, c)):
         graph.nodes.append(graph.onnx.helper.make_node("Identity", [state.name], [f"{name}_out"]))
     return h_next.name

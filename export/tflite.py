@@ -31,7 +31,6 @@ import keras
 import numpy as np
 
 from keras_lstm.export import common, litert, tflite_fused_lstm, tflite_lstm
-from keras_lstm.interop import _read_weights  # noqa: F401  (a test swaps it)
 
 QUANTIZATIONS = (None, "dynamic", "int8")
 _FUSED_LSTM = "UNIDIRECTIONAL_SEQUENCE_LSTM"
@@ -214,18 +213,17 @@ def _emit(twin, layer, *args, **kwargs):
     if isinstance(layer, (keras.layers.Dropout, keras.layers.InputLayer)):
         return x
     if isinstance(layer, keras.layers.Identity):
-        return tf_keras.layers.Activation("linear", name=layer.name)(x)
+        return tf_keras.layers.Activation("linear", name=twin.name(layer.name))(x)
     if type(layer).__name__ == "NotEqual" and len(args) == 2 and np.isscalar(args[1]):
         return tf.math.not_equal(x, args[1])
     if isinstance(layer, keras.layers.Embedding):
-        return _with_weights(twin, tf_keras.layers.Embedding(layer.input_dim, layer.output_dim, name=layer.name), layer)(x)
+        return _with_weights(twin, tf_keras.layers.Embedding(layer.input_dim, layer.output_dim, name=twin.name(layer.name)), layer)(x)
     if isinstance(layer, keras.layers.Dense):
-        dense = tf_keras.layers.Dense(
-            layer.units, activation=common.activation_name(layer), use_bias=layer.use_bias, name=layer.name
-        )
-        return _with_weights(twin, dense, layer)(x)
+        activation = tflite_lstm.tf_activation(common.activation_name(layer, f"Layer {layer.name!r}"))
+        dense = tf_keras.layers.Dense(layer.units, use_bias=layer.use_bias, name=twin.name(layer.name))
+        return activation(_with_weights(twin, dense, layer)(x))
     if isinstance(layer, keras.layers.Activation):
-        return tf_keras.layers.Activation(common.activation_name(layer))(x)
+        return tflite_lstm.tf_activation(common.activation_name(layer, f"Layer {layer.name!r}"))(x)
     if isinstance(layer, keras.layers.Concatenate):
         return tf_keras.layers.Concatenate(axis=layer.axis)(list(x))
     if isinstance(layer, keras.layers.Add):
@@ -234,7 +232,7 @@ def _emit(twin, layer, *args, **kwargs):
         common.slice_bounds(layer, args[1])  # the keys both exporters take, or the ValueError
         return x[args[1]]
     if isinstance(layer, keras.layers.Reshape):
-        return tf_keras.layers.Reshape(layer.target_shape, name=layer.name)(x)
+        return tf_keras.layers.Reshape(layer.target_shape, name=twin.name(layer.name))(x)
     if isinstance(layer, (keras.layers.Attention, keras.layers.AdditiveAttention)):
         return _attention(tf, layer, x, kwargs)
     if common.is_recurrent(layer):

@@ -26,11 +26,29 @@ import numpy as np
 
 from keras_lstm import gates, variants
 from keras_lstm.recurrence import lstm_sequence
-from keras_lstm.export.common import Recurrent, activation_name
+from keras_lstm.export import common
+from keras_lstm.export.common import Recurrent
 
 # A distinct forget-gate bias for each stand-in LSTM, by which the rewrite
 # finds its op (the converter does not keep the layers' order).
 _FIRST_MARKER = 0.125
+
+
+def tf_activation(name):
+    """common.ACTIVATIONS as TensorFlow functions, with Keras 3's definitions
+    (tf-keras's hard_sigmoid is another function)."""
+    import tensorflow as tf
+
+    functions = {
+        "linear": lambda x: x,
+        "tanh": tf.tanh,
+        "sigmoid": tf.sigmoid,
+        "relu": tf.nn.relu,
+        "hard_sigmoid": lambda x: tf.nn.relu6(x + 3.0) / 6.0,
+        "softmax": lambda x: tf.nn.softmax(x, axis=-1),
+    }
+    assert set(functions) == set(common.ACTIVATIONS)
+    return functions[name]
 
 
 class TensorFlowOps:
@@ -45,16 +63,7 @@ class TensorFlowOps:
         return self.tf.matmul(x, w) if len(x.shape) == 2 else self.tf.einsum("...i,ij->...j", x, w)
 
     def activation(self, function, x):
-        tf = self.tf
-        name = activation_name(function)
-        functions = {
-            "tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "linear": lambda v: v,
-            # Keras 3's hard_sigmoid: relu6(x + 3) / 6.
-            "hard_sigmoid": lambda v: tf.nn.relu6(v + 3.0) / 6.0,
-        }
-        if name not in functions:
-            raise ValueError(f"Activation {name!r} has no TFLite export here (taken: {sorted(functions)}).")
-        return functions[name](x)
+        return tf_activation(common.activation_name(function, "An LSTM"))(x)
 
     def clip(self, x, bound):
         return self.tf.clip_by_value(x, -bound, bound)
@@ -104,11 +113,6 @@ def tf_params(cell, weights):
     return gates.read_params(cell, lambda variable, name: tf.constant(weights[name]))
 
 
-def _zoneout(cell):
-    """Zoneout at inference: the expectation, keep = rate."""
-    return {"zoneout_cell_keep": cell.zoneout_cell or None, "zoneout_hidden_keep": cell.zoneout_hidden or None}
-
-
 class Twin:
     """What the rebuild collects besides the tf-keras graph: each stand-in's
     marker, cell and weights (to write into its op), the streaming states,
@@ -123,6 +127,10 @@ class Twin:
         self.state_inputs, self.state_outputs, self.states = [], [], []
         self.fallbacks = []
         self.pending_weights = []  # (tf-keras layer, weights) set once the twin is built
+        self.names = set()  # of the twin's layers: two StackedLSTMs both have an "lstm_0"
+
+    def name(self, name):
+        return common.unique_name(name, self.names)
 
     def next_marker(self):
         return _FIRST_MARKER + 0.25 * len(self.fused)
@@ -156,12 +164,12 @@ def emit(twin, layer, x, mask=None, initial_state=None):
     if twin.streaming:
         return _streaming_step(twin, recurrent, x, mask, initial_state)
     if initial_state is not None and x.shape[1] == 1 and not recurrent.bidirectional:
-        return _one_step(twin, recurrent, x, initial_state)
-    refusals = recurrent.refusals(variants.TFLITE_FUSED)
-    if twin.quantize and variants.variants_on(recurrent.cell):
+        return _one_step(twin, recurrent, x, mask, initial_state)
+    refusals = recurrent.refusals(variants.TFLITE_QUANTIZED if twin.quantize else variants.TFLITE_FUSED)
+    if twin.quantize and refusals:
         raise ValueError(
             f"Layer {recurrent.name!r}: quantized TFLite export takes the plain LSTM; this one has "
-            f"{', '.join(sorted(variants.variants_on(recurrent.cell)))}. Export it in float32."
+            f"{', '.join(refusals)}. Export it in float32."
         )
     reasons = list(refusals)
     if initial_state is not None:
@@ -207,7 +215,7 @@ def _loop_layer(tf_keras):
         def __init__(self, lstm, **kwargs):
             super().__init__(**kwargs)
             self.lstm = lstm
-            self.numpy_weights = Recurrent.of(lstm).weights(lstm)
+            self.numpy_weights = common.lstm_weights(lstm)
 
         def call(self, x, mask=None, initial_state=None):
             lstm, cell = self.lstm, self.lstm.cell
@@ -227,7 +235,8 @@ def _loop_layer(tf_keras):
                 params=tf_params(cell, self.numpy_weights),
                 F=TensorFlowOps(),
                 scan=scan_into_buffers,
-                **_zoneout(cell),
+                zoneout_cell_keep=common.inference_zoneout(cell)["keep_c"],
+                zoneout_hidden_keep=common.inference_zoneout(cell)["keep_h"],
             )
             return last, outputs, h, c
 
@@ -241,7 +250,7 @@ def _loop(twin, recurrent, x, mask, initial_state):
     sequences, lasts, finals = [], [], []
     for index, lstm in enumerate(recurrent.directions):
         given = states[2 * index : 2 * index + 2] if states is not None else None
-        last, sequence, h, c = loop(lstm, name=f"{lstm.name}_loop")(x, mask=mask, initial_state=given)
+        last, sequence, h, c = loop(lstm, name=twin.name(f"{lstm.name}_loop"))(x, mask=mask, initial_state=given)
         if recurrent.bidirectional and lstm.go_backwards:
             sequence = tf.reverse(sequence, [1])  # Bidirectional's backward half in time order
         sequences.append(sequence)
@@ -260,25 +269,29 @@ def _step_layer(tf_keras):
         def __init__(self, lstm, **kwargs):
             super().__init__(**kwargs)
             self.lstm = lstm
-            self.numpy_weights = Recurrent.of(lstm).weights(lstm)
+            self.numpy_weights = common.lstm_weights(lstm)
 
         def call(self, x, h, c):
             cell = self.lstm.cell
             p, F = tf_params(cell, self.numpy_weights), TensorFlowOps()
-            keep = _zoneout(cell)
-            return gates.step(
-                p, gates.project_input(p, x, F), h, c, F, keep_c=keep["zoneout_cell_keep"], keep_h=keep["zoneout_hidden_keep"]
-            )
+            return gates.step(p, gates.project_input(p, x, F), h, c, F, **common.inference_zoneout(cell))
 
     return StepLSTM
 
 
-def _one_step(twin, recurrent, x, initial_state):
-    """An LSTM from given states over a one-step sequence (a decoder step)."""
+def _one_step(twin, recurrent, x, mask, initial_state):
+    """An LSTM from given states over a one-step sequence (a decoder step). A
+    masked step keeps the states and outputs zeros, as Keras's RNN does."""
+    tf = twin.tf
     lstm = recurrent.first
     h, c = keras.tree.flatten(initial_state)
-    h_next, c_next = _step_layer(twin.tf_keras)(lstm, name=f"{lstm.name}_step")(x[:, 0], h, c)
-    result = h_next[:, None, :] if lstm.return_sequences else h_next
+    h_next, c_next = _step_layer(twin.tf_keras)(lstm, name=twin.name(f"{lstm.name}_step"))(x[:, 0], h, c)
+    output = h_next
+    if mask is not None:
+        step = tf.cast(mask, tf.bool)[:, :1]
+        h_next, c_next = tf.where(step, h_next, h), tf.where(step, c_next, c)
+        output = tf.where(step, output, tf.zeros_like(output))
+    result = output[:, None, :] if lstm.return_sequences else output
     return [result, h_next, c_next] if lstm.return_state else result
 
 
@@ -290,22 +303,13 @@ def _streaming_step(twin, recurrent, x, mask, initial_state):
     lstm, cell = recurrent.first, recurrent.cell
     states = []
     for name, size in (("h", cell.hidden_size), ("c", cell.units)):
-        state_name = _unique_state(twin, f"{lstm.name}_{name}")
+        state_name = common.unique_name(f"{lstm.name}_{name}", {existing for existing, _ in twin.states})
         states.append(twin.tf_keras.Input((size,), batch_size=twin.batch_size, name=state_name))
         twin.states.append((state_name, size))
     twin.state_inputs += states
-    h_next, c_next = _step_layer(twin.tf_keras)(lstm, name=f"{lstm.name}_step")(x, *states)
+    h_next, c_next = _step_layer(twin.tf_keras)(lstm, name=twin.name(f"{lstm.name}_step"))(x, *states)
     twin.state_outputs += [h_next, c_next]
     return h_next
-
-
-def _unique_state(twin, name):
-    taken = {existing for existing, _ in twin.states}
-    unique, suffix = name, 1
-    while unique in taken:
-        suffix += 1
-        unique = f"{name}{suffix}"
-    return unique
 
 
 def _reverse_within_lengths(tf, x, lengths):
@@ -322,10 +326,10 @@ def _stand_in(twin, lstm):
     and options afterwards (`tflite_fused_lstm`). Quantized: the real weights,
     which the converter quantizes itself (plain LSTMs only)."""
     cell = lstm.cell
-    real = Recurrent.of(lstm).weights(lstm)
+    real = common.lstm_weights(lstm)
     use_bias = cell.use_bias or not twin.quantize
     stand_in = twin.tf_keras.layers.LSTM(
-        cell.hidden_size, use_bias=use_bias, return_sequences=True, name=f"{lstm.name}_fused"
+        cell.hidden_size, use_bias=use_bias, return_sequences=True, name=twin.name(f"{lstm.name}_fused")
     )
     if twin.quantize:
         values = [real[name] for name in ("kernel", "recurrent_kernel", "bias") if name in real]

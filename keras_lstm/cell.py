@@ -73,16 +73,6 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
     def gate_count(self):
         return len(gates.gate_names(self.coupled_gates))
 
-    @property
-    def variants(self):
-        """The names of the variant arguments that are on."""
-        return variants.variants_on(self)
-
-    @property
-    def is_plain(self):
-        """No variant is on: the classic LSTM."""
-        return not self.variants
-
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         if len(input_shape) == 3:  # a whole sequence, see `call`

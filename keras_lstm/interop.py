@@ -183,11 +183,11 @@ def to_torch(layer):
     """The `torch.nn.LSTM(batch_first=True)` equivalent to `layer`.
 
     `layer` is a built `keras_lstm.LSTM`, a `keras.layers.Bidirectional` of
-    one (merge_mode "concat") or a `keras_lstm.StackedLSTM`, of the variants
-    torch has: the plain LSTM with tanh and sigmoid, with or without bias,
-    optionally with proj_units (torch's proj_size). Anything else (peephole,
-    coupled_gates, layer_norm, the clips, zoneout, go_backwards on a
-    unidirectional layer, other activations) raises a ValueError. The
+    one (merge_mode "concat") or a `keras_lstm.StackedLSTM`, of what torch
+    has (`variants.TORCH_MODULE` in the options table: the plain LSTM with
+    tanh and sigmoid, with or without bias, optionally with proj_units,
+    torch's proj_size). Anything else, or go_backwards on a unidirectional
+    layer, raises a ValueError naming the options torch lacks. The
     module's `output` is the layer's output with return_sequences=True.
     Dropout on the inputs or the recurrent state has no torch equivalent and
     is left out (it does nothing at inference); a stack's

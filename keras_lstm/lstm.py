@@ -128,7 +128,7 @@ class LSTM(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         cell = self.cell
         sequences = as_floats(sequences, self.compute_dtype)
-        call = paths.Call(mask=mask, training=training)
+        call = paths.Call(mask=mask)
         # keras.layers.RNN.call has cached one mask per sequence already.
         if training and cell.dropout > 0:
             call.input_dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])

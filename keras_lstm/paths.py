@@ -27,7 +27,6 @@ class Call:
     """What one call brings besides the sequences and the initial state."""
 
     mask: object = None
-    training: bool = False
     input_dropout_mask: object = None
     recurrent_dropout_mask: object = None
     zoneout_cell_keep: object = None
@@ -118,12 +117,13 @@ class FusedKernel(Path):
     consumer = None  # its name in variants.py
 
     def refuses_layer(self, layer):
-        # The answer depends only on the layer's configuration: asked once
-        # (13 us a call on torch, 3% of a small layer's call).
+        # The answer depends only on the layer's configuration: asked once per
+        # dtype (13 us a call on torch, 3% of a small layer's call).
         cache = layer.__dict__.setdefault("_path_refusals", {})
-        if self.name not in cache:
-            cache[self.name] = self._refuses_layer(layer)
-        return cache[self.name]
+        key = (self.name, layer.compute_dtype)
+        if key not in cache:
+            cache[key] = self._refuses_layer(layer)
+        return cache[key]
 
     def _refuses_layer(self, layer):
         problems = variants.refusals(layer.cell, self.consumer)

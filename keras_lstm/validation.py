@@ -41,17 +41,17 @@ def finite_float(name, value):
 
 def optional_positive_float(name, value):
     """None, or `value` as a positive float."""
-    if value is None:
-        return None
+    return None if value is None else positive_float(name, value, "or None")
+
+
+def positive_float(name, value, alternative=""):
+    """`value` as a positive float, or raises (`alternative`: what else the
+    argument takes, for the message)."""
+    expected = f"a positive number {alternative}".strip()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"`{name}` must be a positive number or None. "
-            f"Received: {name}={value!r} of type {type(value).__name__}"
-        )
+        raise TypeError(f"`{name}` must be {expected}. Received: {name}={value!r} of type {type(value).__name__}")
     if not value > 0:
-        raise ValueError(
-            f"`{name}` must be a positive number or None. Received: {name}={value}"
-        )
+        raise ValueError(f"`{name}` must be {expected}. Received: {name}={value}")
     return float(value)
 
 

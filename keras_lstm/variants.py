@@ -10,7 +10,9 @@ is one row here (and one weight row if it has weights) plus its equation in
 `gates.py`.
 
 A consumer "takes" a cell when every option that is not at its default is
-taken by it. The loops (`recurrence.py`) take everything; the rest are:
+taken by it. The loops (`recurrence.py`) take everything; the consumers that
+take only some cells are named below. `capability_table()` writes the README's
+table from this one.
 """
 
 import dataclasses
@@ -28,9 +30,11 @@ TF_CUDNN = "tf_cudnn"  # cuDNN through Keras's TensorFlow backend (`lstm`)
 TORCH_MODULE = "torch.nn.LSTM"  # interop.to_torch
 ONNX_LSTM = "ONNX LSTM op"  # export: else the step in plain ONNX ops in a Scan
 TFLITE_FUSED = "TFLite UNIDIRECTIONAL_SEQUENCE_LSTM"  # export: else plain builtins
-CONSUMERS = (TORCH_FUSED, JAX_CUDNN, TF_CUDNN, TORCH_MODULE, ONNX_LSTM, TFLITE_FUSED)
+# Quantized TFLite: the converter quantizes the weights of the LSTM it fuses
+# itself, which is the plain one (export/tflite_lstm.py).
+TFLITE_QUANTIZED = "quantized TFLite"
+CONSUMERS = (TORCH_FUSED, JAX_CUDNN, TF_CUDNN, TORCH_MODULE, ONNX_LSTM, TFLITE_FUSED, TFLITE_QUANTIZED)
 EVERYONE = frozenset(CONSUMERS)
-FUSED_KERNELS = (TORCH_FUSED, JAX_CUDNN, TF_CUDNN)
 
 
 def _boolean(name, value):
@@ -86,7 +90,7 @@ class Option:
 
     def is_on(self, value):
         """Whether `value` (as stored) differs from the default."""
-        return self.serialize(value) != self.default
+        return self.serialize(value) != self.serialize(self.check(self.name, self.default))
 
 
 _activation = dict(check=validation.activation, serialize=keras.activations.serialize)
@@ -150,7 +154,7 @@ OPTIONS = (
         "activation (cell_norm_scale, cell_norm_center).",
     ),
     Option(
-        "layer_norm_epsilon", 1e-5, validation.optional_positive_float, needs="layer_norm",
+        "layer_norm_epsilon", 1e-5, validation.positive_float, needs="layer_norm",
         doc="added to the variance in layer norm.",
     ),
     Option(
@@ -251,10 +255,6 @@ def refusals(cell, consumer):
     ]
 
 
-def takes(cell, consumer):
-    return not refusals(cell, consumer)
-
-
 def weights_of(cell):
     """The `Weight` rows that `cell` (with its options) has, in order."""
     return [
@@ -314,3 +314,32 @@ def signature(function, positional, extra_defaults=None):
     parameters += [P(name, P.KEYWORD_ONLY, default=option.default) for name, option in BY_NAME.items() if name not in positional]
     parameters.append(P("kwargs", P.VAR_KEYWORD))
     function.__signature__ = inspect.Signature(parameters)
+
+
+# The README's table: (column heading, consumer) and the rows it shows.
+_TABLE_COLUMNS = (
+    ("torch fused", TORCH_FUSED),
+    ("JAX cuDNN", JAX_CUDNN),
+    ("TF cuDNN", TF_CUDNN),
+    ("`torch.nn.LSTM`", TORCH_MODULE),
+    ("ONNX `LSTM` op", ONNX_LSTM),
+    ("TFLite fused op", TFLITE_FUSED),
+    ("quantized TFLite", TFLITE_QUANTIZED),
+)
+
+
+def capability_table():
+    """A markdown table: for each option that some consumer refuses, who takes it
+    away from its default (the README shows this; a test keeps the two equal)."""
+    rows = ["| option on | " + " | ".join(heading for heading, _ in _TABLE_COLUMNS) + " |"]
+    rows.append("|---" * (len(_TABLE_COLUMNS) + 1) + "|")
+    for option in OPTIONS:
+        if option.taken_by == EVERYONE:
+            continue
+        if option.default is True:
+            shown = f"`{option.name}=False`"
+        else:
+            shown = f"`{option.name}`" if option.variant else f"other `{option.name}`"
+        cells = ["yes" if consumer in option.taken_by else "no" for _, consumer in _TABLE_COLUMNS]
+        rows.append(f"| {shown} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)

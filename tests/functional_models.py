@@ -63,3 +63,20 @@ def variant_from_given_states():
     lstm = keras_lstm.LSTM(UNITS, layer_norm=True, proj_units=3, return_sequences=True, return_state=True)
     sequence, h, c = lstm(x, initial_state=[h0, c0])
     return randomize(keras.Model([x, h0, c0], [sequence, h, c], name="variant_states"))
+
+
+def masked_decoder_step():
+    """(token, h, c) -> (output, h, c): one step from given states with a mask (ids != 0).
+    Keras keeps h and c and outputs zeros where the token is padding. With
+    `masked_decoder_step_inputs`, the second row is padding."""
+    token = keras.Input((1,), dtype="int32", name="token")
+    h, c = keras.Input((UNITS,), name="h"), keras.Input((UNITS,), name="c")
+    x = keras.layers.Embedding(VOCABULARY, WIDTH)(token)
+    lstm = keras_lstm.LSTM(UNITS, return_state=True)
+    y, h_next, c_next = lstm(x, initial_state=[h, c], mask=keras.ops.not_equal(token, 0))
+    return randomize(keras.Model([token, h, c], [y, h_next, c_next], name="masked_decoder_step"))
+
+
+def masked_decoder_step_inputs():
+    rng = np.random.default_rng(3)
+    return [np.array([[4], [0]], "int32")] + [rng.standard_normal((2, UNITS)).astype("float32") for _ in "hc"]

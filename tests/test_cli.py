@@ -45,7 +45,7 @@ def test_a_refused_export_exits_2_with_the_reason(tmp_path, capsys):
     path = tmp_path / "softplus.keras"
     model.save(path)
     assert main(["export", str(path), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
-    assert "activation 'softplus' has no ONNX op here" in capsys.readouterr().err
+    assert "activation 'softplus' has no export here" in capsys.readouterr().err
 
 
 # --- bad input: one line on stderr, exit status 2, no traceback ------------------

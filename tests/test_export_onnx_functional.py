@@ -11,7 +11,7 @@ from keras_lstm.export.onnx import to_onnx
 from keras_lstm.export.common import sample_inputs
 from functional_models import (
     UNITS, VOCABULARY, WIDTH, additive_decoder_step, decoder_step, lexical_decoder_step, randomize, slices,
-    variant_from_given_states,
+    variant_from_given_states, masked_decoder_step, masked_decoder_step_inputs,
 )
 from support import relative_error
 
@@ -111,3 +111,10 @@ def test_a_variant_scan_takes_initial_states_and_returns_its_own(tmp_path):
     actual = session.run(report["outputs"], dict(zip(report["inputs"], inputs)))
     for value, expected in zip(actual, model(inputs)):
         assert relative_error(value, np.asarray(keras.ops.convert_to_numpy(expected))) < 1e-5
+
+
+def test_a_masked_decoder_step_keeps_its_states(tmp_path):
+    """A row whose one step is masked: ONNX's LSTM gives zeros for its final
+    states, Keras keeps the initial ones."""
+    report = to_onnx(masked_decoder_step(), tmp_path / "step.onnx", sample_inputs=masked_decoder_step_inputs())
+    assert report["max_error"] < 1e-5 and report["lstm_nodes"] == 1

@@ -24,6 +24,13 @@ MODELS = {
     "last_output_dense": (lambda: sequential(keras_lstm.LSTM(UNITS), keras.layers.Dense(2, activation="tanh")), 1),
     "go_backwards_sequences": (lambda: sequential(keras_lstm.LSTM(UNITS, return_sequences=True, go_backwards=True)), 1),
     "stacked_bidirectional": (lambda: sequential(keras_lstm.StackedLSTM(UNITS, num_layers=2, bidirectional=True)), 4),
+    # Both stacks name their first layer "lstm_0".
+    "two_stacks": (
+        lambda: sequential(
+            keras_lstm.StackedLSTM(UNITS, num_layers=1, return_sequences=True), keras_lstm.StackedLSTM(UNITS, num_layers=1)
+        ),
+        2,
+    ),
     "embedding": (lambda: sequential(keras.layers.Embedding(20, FEATURES), keras_lstm.LSTM(UNITS), dtype="int32"), 1),
 }
 
@@ -65,7 +72,7 @@ def test_quantized_models_are_smaller_and_close(tmp_path):
             {"quantize": "dynamic"},
             r"quantized TFLite export takes the plain LSTM; this one has peephole",
         ),
-        (lambda: sequential(keras_lstm.LSTM(UNITS, activation="softplus")), {}, r"Activation 'softplus' has no TFLite export"),
+        (lambda: sequential(keras_lstm.LSTM(UNITS, activation="softplus")), {}, r"Layer 'lstm.*': activation 'softplus' has no export here"),
         (lambda: sequential(keras.layers.Conv1D(2, 3)), {}, r"\(Conv1D\) has no TFLite export here"),
     ],
 )
@@ -185,18 +192,26 @@ def test_a_free_time_model_streams(tmp_path):
 
 def test_a_cell_state_beyond_ten_is_not_clipped(tmp_path):
     """TF's converter writes cell_clip=10 into every fused LSTM op; our LSTM has
-    no clip, so the exporter removes it. This cell adds about 1 to c each step."""
-    model = sequential(keras_lstm.LSTM(2, return_sequences=True), steps=30)
+    no clip, so the exporter removes it. This cell counts: c gains about 1 a step
+    while x = +1 (to 15) and loses about 1 while x = -1, so it ends near 0, where
+    a clip at 10 would end it near -5 (h = 0.5 tanh(c): 0 against -0.5)."""
+    steps = 30
+    model = sequential(keras_lstm.LSTM(2, return_sequences=True), steps=steps)
     cell = model.layers[0].cell
-    cell.kernel.assign(np.zeros(cell.kernel.shape, "float32"))
+    kernel = np.zeros(cell.kernel.shape, "float32")
+    kernel[0, 4:6] = 8.0  # candidate g = tanh(8 x) = +-1
+    cell.kernel.assign(kernel)
     cell.recurrent_kernel.assign(np.zeros(cell.recurrent_kernel.shape, "float32"))
-    cell.bias.assign(np.array([8, 8, 8, 8, 8, 8, 0, 0], "float32"))  # i = f = 1, g = tanh(8) = 1, o = 0.5
-    x = np.zeros((1, 30, FEATURES), "float32")
-    report = to_tflite(model, tmp_path / "model.tflite", sample_inputs=x)
-    assert report["max_error"] < 1e-5
-    # c reaches 30 at the last step: h = 0.5 * tanh(30), against 0.5 * tanh(10) clipped.
-    h = to_numpy(model(x))[0, -1, 0]
-    assert abs(h - 0.5 * np.tanh(30.0)) < 1e-6
+    cell.bias.assign(np.array([12, 12, 12, 12, 0, 0, 0, 0], "float32"))  # i = f = 1, o = 0.5
+    x = np.zeros((1, steps, FEATURES), "float32")
+    x[0, :, 0] = np.where(np.arange(steps) < steps // 2, 1.0, -1.0)
+    path = tmp_path / "model.tflite"
+    to_tflite(model, path, sample_inputs=x)
+    expected = to_numpy(model(x))
+    assert expected[0, steps // 2 - 1, 0] > 0.499 and abs(expected[0, -1, 0]) < 0.01  # up to 15, back to 0
+    # c cancels from 15 back to 0 in float32 (two orders of summation): 1e-5 of
+    # the output's peak; a clip at 10 is off by 2.
+    assert relative_error(litert_outputs(path, {"inputs": x})["outputs"], expected) < 1e-4
 
 
 def test_a_runner_called_twice_gives_the_same_outputs(tmp_path):

@@ -8,7 +8,7 @@ import keras_lstm
 from keras_lstm.export.tflite import to_tflite
 from functional_models import (
     UNITS, VOCABULARY, WIDTH, additive_decoder_step, decoder_step, lexical_decoder_step, randomize, slices,
-    variant_from_given_states,
+    variant_from_given_states, masked_decoder_step, masked_decoder_step_inputs,
 )
 
 STEPS = 7
@@ -78,3 +78,12 @@ def test_a_variant_from_given_states_runs_as_a_loop(tmp_path):
     report = to_tflite(variant_from_given_states(), tmp_path / "model.tflite", batch_size=2, steps=STEPS)
     assert report["max_error"] < 1e-5 and report["fused_lstm_ops"] == 0 and "WHILE" in report["ops"]
     assert "an initial state over a sequence" in report["fallbacks"][0]
+
+
+def test_a_masked_decoder_step_keeps_its_states(tmp_path):
+    model, samples = masked_decoder_step(), masked_decoder_step_inputs()
+    expected = [np.asarray(keras.ops.convert_to_numpy(v)) for v in model(samples)]
+    np.testing.assert_array_equal(expected[1][1], samples[1][1])  # the padded row keeps its h
+    np.testing.assert_array_equal(expected[0][1], 0.0)  # and outputs zeros
+    report = to_tflite(model, tmp_path / "step.tflite", batch_size=2, sample_inputs=samples)
+    assert report["max_error"] < 1e-5 and report["fused_lstm_ops"] == 0

@@ -14,19 +14,27 @@ FORWARD_TOLERANCE = 1e-5
 GRADIENT_TOLERANCE = 1e-4
 
 
-def _jax_gpu():
-    from keras_lstm import jax_cudnn
+def _gpu():
+    if BACKEND == "jax":
+        from keras_lstm import jax_cudnn
 
-    return jax_cudnn.gpu_available()
+        return jax_cudnn.gpu_available()
+    if BACKEND == "tensorflow":
+        from keras_lstm import tf_cudnn
+
+        return tf_cudnn.gpu_available()
+    return False
 
 
 # The path when the fused kernel cannot take the configuration.
 LOOP_PATH = {"torch": "scan", "jax": "scan_step_projection", "tensorflow": "tf_while"}[BACKEND]
 FAST_PATH = {
     "torch": "torch_fused",
-    "jax": "jax_cudnn" if BACKEND == "jax" and _jax_gpu() else "scan_step_projection",
-    "tensorflow": "tf_while",
+    "jax": "jax_cudnn" if _gpu() else "scan_step_projection",
+    "tensorflow": "tf_cudnn" if _gpu() else "tf_while",
 }[BACKEND]
+# With a right-padded mask: the fused kernels take one, tf_cudnn none.
+PADDED_PATH = LOOP_PATH if FAST_PATH == "tf_cudnn" else FAST_PATH
 
 
 def simulate_cudnn(patch):
@@ -69,8 +77,8 @@ PATH_CASES = {
     "go_backwards_sequences": ({"go_backwards": True, "return_sequences": True}, {}, False, "fast"),
     "input_dropout_training": ({"dropout": 0.3}, {}, True, "fast"),
     "mask": ({}, {"mask": middle_mask()}, False, "loop"),
-    "mask_right_padded": ({}, {"mask": right_padded_mask()}, False, "fast"),
-    "mask_right_padded_backwards": ({"go_backwards": True}, {"mask": right_padded_mask()}, False, "fast"),
+    "mask_right_padded": ({}, {"mask": right_padded_mask()}, False, "padded"),
+    "mask_right_padded_backwards": ({"go_backwards": True}, {"mask": right_padded_mask()}, False, "padded"),
     "recurrent_dropout_training": ({"recurrent_dropout": 0.3}, {}, True, "loop"),
     "recurrent_dropout_inference": ({"recurrent_dropout": 0.3}, {}, False, "fast"),
     "relu": ({"activation": "relu"}, {}, False, "loop"),
@@ -88,7 +96,10 @@ def test_the_expected_path_runs(monkeypatch, case, fast_path):
     if fast_path != FAST_PATH:
         simulate_cudnn(monkeypatch)
     projection_path = "torch_fused" if BACKEND == "torch" else LOOP_PATH
-    expected = {"fast": fast_path, "loop": LOOP_PATH, "projection": projection_path}.get(expected, expected)
+    padded_path = fast_path if fast_path != FAST_PATH else PADDED_PATH
+    expected = {"fast": fast_path, "loop": LOOP_PATH, "projection": projection_path, "padded": padded_path}.get(
+        expected, expected
+    )
     layer = keras_lstm.LSTM(UNITS, **layer_kwargs)
     layer(random_inputs(BATCH, STEPS, FEATURES), training=training, **call_kwargs)
     assert layer.last_path == expected
@@ -133,8 +144,10 @@ FAST_CASES = {
 FAST_PATH_CASES = [(FAST_PATH, case) for case in sorted(FAST_CASES)]
 if BACKEND == "jax" and FAST_PATH != "jax_cudnn":
     FAST_PATH_CASES += [("jax_cudnn", case) for case in sorted(FAST_CASES) if "projection" not in case]
-if FAST_PATH == "jax_cudnn":
+if FAST_PATH in ("jax_cudnn", "tf_cudnn"):
     FAST_PATH_CASES = [(path, case) for path, case in FAST_PATH_CASES if "projection" not in case]
+if FAST_PATH == "tf_cudnn":  # it takes no mask, and no use_bias=False
+    FAST_PATH_CASES = [(p, case) for p, case in FAST_PATH_CASES if not FAST_CASES[case][1] and "no_bias" not in case]
 
 
 @pytest.mark.parametrize("fast_path, case", FAST_PATH_CASES)
@@ -292,7 +305,7 @@ def test_use_cudnn_true_runs_the_fused_kernel_and_refuses_what_it_cannot_run():
         dropout(random_inputs(BATCH, STEPS, FEATURES), training=True)
 
 
-@pytest.mark.skipif(BACKEND == "torch" or FAST_PATH == "jax_cudnn", reason="a JAX or TensorFlow machine without a GPU")
+@pytest.mark.skipif(BACKEND == "torch" or _gpu(), reason="a JAX or TensorFlow machine without a GPU")
 def test_use_cudnn_true_without_a_gpu_raises_when_called():
     layer = keras_lstm.LSTM(UNITS, use_cudnn=True)  # the layer itself could run on cuDNN
     with pytest.raises(ValueError, match=rf"use_cudnn=True, but .*needs a GPU, and {BACKEND} sees none"):

@@ -220,6 +220,7 @@ def test_projection_shapes_in_models_and_bidirectional():
         ({"zoneout_hidden": -0.5}, ValueError, r"`zoneout_hidden` must be a float in \[0, 1\)"),
         ({"layer_norm": True, "layer_norm_epsilon": 0.0}, ValueError, r"`layer_norm_epsilon` must be a positive number"),
         ({"forget_bias": float("inf")}, ValueError, r"`forget_bias` must be a finite number"),
+        ({"layer_norm": True, "layer_norm_epsilon": None}, TypeError, r"`layer_norm_epsilon` must be a positive number\. Received: layer_norm_epsilon=None"),
     ],
 )
 def test_impossible_combinations_raise_at_construction(kwargs, error, message):
@@ -239,3 +240,13 @@ def test_variants_train():
     before = model.evaluate(x, y, verbose=0)
     model.fit(x, y, epochs=15, batch_size=16, verbose=0)
     assert model.evaluate(x, y, verbose=0) < 0.5 * before
+
+
+def test_the_readme_shows_the_table_of_who_takes_what():
+    import os
+
+    from keras_lstm import variants
+
+    readme = os.path.join(os.path.dirname(__file__), "..", "README.md")
+    with open(readme) as file:
+        assert variants.capability_table() in file.read()
