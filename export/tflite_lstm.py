@@ -206,16 +206,22 @@ def scan_into_buffers(step, init, xs):
 
 
 @functools.cache
-def _loop_layer(tf_keras):
+def _layers(tf_keras):
+    """The tf-keras layers that compute a keras_lstm LSTM in TensorFlow ops:
+    (the reference loop, one step)."""
     import tensorflow as tf
 
-    class LoopLSTM(tf_keras.layers.Layer):
-        """The reference loop in TF ops, as a tf-keras layer of the twin."""
-
+    class CellLayer(tf_keras.layers.Layer):
         def __init__(self, lstm, **kwargs):
             super().__init__(**kwargs)
             self.lstm = lstm
             self.numpy_weights = common.lstm_weights(lstm)
+
+        def params(self):
+            return tf_params(self.lstm.cell, self.numpy_weights)
+
+    class LoopLSTM(CellLayer):
+        """The reference loop in TF ops: (last output, outputs, h, c)."""
 
         def call(self, x, mask=None, initial_state=None):
             lstm, cell = self.lstm, self.lstm.cell
@@ -225,6 +231,7 @@ def _loop_layer(tf_keras):
                 # the exported batch, and the file would run at no other.
                 batch_zeros = tf.zeros_like(x[:, 0, :1])
                 initial_state = [batch_zeros + tf.zeros([1, size]) for size in (cell.hidden_size, cell.units)]
+            zoneout = common.inference_zoneout(cell)
             last, outputs, (h, c) = lstm_sequence(
                 cell,
                 x,
@@ -232,20 +239,27 @@ def _loop_layer(tf_keras):
                 mask=mask,
                 go_backwards=lstm.go_backwards,
                 zero_output_for_mask=lstm.zero_output_for_mask,
-                params=tf_params(cell, self.numpy_weights),
+                params=self.params(),
                 F=TensorFlowOps(),
                 scan=scan_into_buffers,
-                zoneout_cell_keep=common.inference_zoneout(cell)["keep_c"],
-                zoneout_hidden_keep=common.inference_zoneout(cell)["keep_h"],
+                zoneout_cell_keep=zoneout["keep_c"],
+                zoneout_hidden_keep=zoneout["keep_h"],
             )
             return last, outputs, h, c
 
-    return LoopLSTM
+    class StepLSTM(CellLayer):
+        """One step of `gates.step` from given states: plain builtins."""
+
+        def call(self, x, h, c):
+            p, F = self.params(), TensorFlowOps()
+            return gates.step(p, gates.project_input(p, x, F), h, c, F, **common.inference_zoneout(self.lstm.cell))
+
+    return LoopLSTM, StepLSTM
 
 
 def _loop(twin, recurrent, x, mask, initial_state):
     tf = twin.tf
-    loop = _loop_layer(twin.tf_keras)
+    loop = _layers(twin.tf_keras)[0]
     states = keras.tree.flatten(initial_state) if initial_state is not None else None
     sequences, lasts, finals = [], [], []
     for index, lstm in enumerate(recurrent.directions):
@@ -261,31 +275,13 @@ def _loop(twin, recurrent, x, mask, initial_state):
     return [output, *finals] if recurrent.first.return_state else output
 
 
-@functools.cache
-def _step_layer(tf_keras):
-    class StepLSTM(tf_keras.layers.Layer):
-        """One step of `gates.step` from given states: plain builtins."""
-
-        def __init__(self, lstm, **kwargs):
-            super().__init__(**kwargs)
-            self.lstm = lstm
-            self.numpy_weights = common.lstm_weights(lstm)
-
-        def call(self, x, h, c):
-            cell = self.lstm.cell
-            p, F = tf_params(cell, self.numpy_weights), TensorFlowOps()
-            return gates.step(p, gates.project_input(p, x, F), h, c, F, **common.inference_zoneout(cell))
-
-    return StepLSTM
-
-
 def _one_step(twin, recurrent, x, mask, initial_state):
     """An LSTM from given states over a one-step sequence (a decoder step). A
     masked step keeps the states and outputs zeros, as Keras's RNN does."""
     tf = twin.tf
     lstm = recurrent.first
     h, c = keras.tree.flatten(initial_state)
-    h_next, c_next = _step_layer(twin.tf_keras)(lstm, name=twin.name(f"{lstm.name}_step"))(x[:, 0], h, c)
+    h_next, c_next = _layers(twin.tf_keras)[1](lstm, name=twin.name(f"{lstm.name}_step"))(x[:, 0], h, c)
     output = h_next
     if mask is not None:
         step = tf.cast(mask, tf.bool)[:, :1]
@@ -307,7 +303,7 @@ def _streaming_step(twin, recurrent, x, mask, initial_state):
         states.append(twin.tf_keras.Input((size,), batch_size=twin.batch_size, name=state_name))
         twin.states.append((state_name, size))
     twin.state_inputs += states
-    h_next, c_next = _step_layer(twin.tf_keras)(lstm, name=twin.name(f"{lstm.name}_step"))(x, *states)
+    h_next, c_next = _layers(twin.tf_keras)[1](lstm, name=twin.name(f"{lstm.name}_step"))(x, *states)
     twin.state_outputs += [h_next, c_next]
     return h_next
 
