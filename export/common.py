@@ -20,7 +20,8 @@ from keras_lstm.stacked import StackedLSTM
 
 SUPPORTED = (
     "keras_lstm.LSTM, Bidirectional(keras_lstm.LSTM), StackedLSTM, Embedding, Dense, Concatenate, Add, "
-    "Attention, AdditiveAttention, Reshape, Identity, Dropout, Activation, fixed slices and Embedding's mask"
+    "Attention, AdditiveAttention, GlobalAveragePooling1D, UnitNormalization, Reshape, Identity, Dropout, Activation, "
+    "fixed slices and Embedding's mask"
 )
 
 
@@ -232,6 +233,20 @@ def check_agreement(file_format, names, actual, expected, tolerance, where=""):
             f"{errors[worst]:.2e}{output}{where} (tolerance {tolerance:.0e}). Nothing was written."
         )
     return errors[worst]
+
+
+def check_average_pooling(layer):
+    """GlobalAveragePooling1D over the steps of (batch, steps, features), to (batch, features)."""
+    if layer.data_format != "channels_last" or layer.keepdims:
+        raise ValueError(
+            f"Layer {layer.name!r}: GlobalAveragePooling1D exports with data_format='channels_last' and "
+            f"keepdims=False. Received: data_format={layer.data_format!r}, keepdims={layer.keepdims!r}"
+        )
+
+
+def check_unit_normalization(layer):
+    if layer.axis not in (-1, [-1]):
+        raise ValueError(f"Layer {layer.name!r}: UnitNormalization exports over the last axis. Received: axis={layer.axis!r}")
 
 
 def slice_bounds(layer, key):

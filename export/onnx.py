@@ -16,7 +16,8 @@ in the report's "fallbacks"), `keras.layers.Bidirectional` of one (merge mode
 "concat"), `keras_lstm.StackedLSTM`, `Embedding` (with `mask_zero`: the mask
 becomes the LSTM's sequence lengths, right-padded as post-padded ids give),
 `Dense`, `Concatenate`, `Add`, `Attention` (dot scores, no scale) and
-`AdditiveAttention` (no causal mask), `Reshape`, `Dropout`, `Activation`,
+`AdditiveAttention` (no causal mask), `GlobalAveragePooling1D` (over the mask's steps),
+`UnitNormalization` (last axis), `Reshape`, `Dropout`, `Activation`,
 `Identity`, and fixed slices (`x[..., -16:]`). Anything else raises a
 `ValueError` naming the layer; nothing is exported half right.
 """
@@ -26,7 +27,7 @@ import numpy as np
 
 from keras_lstm.export import common, onnx_lstm
 
-_INT64, _BOOL = 7, 9
+_FLOAT, _INT64, _BOOL = 1, 7, 9
 
 
 class _Graph:
@@ -203,6 +204,21 @@ def _emit(graph, layer, *args, **kwargs):
         return node("Reshape", x, graph.constant("shape", np.array([0] + list(layer.target_shape), np.int64)))
     if isinstance(layer, (keras.layers.Attention, keras.layers.AdditiveAttention)):
         return _attention(graph, layer, x, kwargs)
+    if isinstance(layer, keras.layers.GlobalAveragePooling1D):
+        common.check_average_pooling(layer)
+        axis = lambda k: graph.constant("axis", np.array([k], np.int64))  # noqa: E731
+        mask = kwargs.get("mask")
+        if mask is None:
+            return node("ReduceMean", x, axes=[1], keepdims=0)  # axes an attribute until opset 18
+        # Keras: the sum over the steps the mask keeps, over how many it keeps.
+        kept = node("Unsqueeze", node("Cast", mask, to=_FLOAT), axis(2))
+        return node("Div", node("ReduceSum", node("Mul", x, kept), axis(1), keepdims=0), node("ReduceSum", kept, axis(1), keepdims=0))
+    if isinstance(layer, keras.layers.UnitNormalization):
+        common.check_unit_normalization(layer)
+        # Keras (ops.normalize): x * min(1 / sqrt(sum x^2), 1 / epsilon).
+        squares = node("ReduceSum", node("Mul", x, x), graph.constant("axis", np.array([-1], np.int64)), keepdims=1)
+        inverse = node("Min", node("Reciprocal", node("Sqrt", squares)), graph.constant("most", np.array(1e12, np.float32)))
+        return node("Mul", x, inverse)
     if common.is_recurrent(layer):
         return common.emit_recurrent(layer, x, kwargs, lambda *args: onnx_lstm.emit(graph, *args))
     raise common.unsupported(layer, "ONNX")

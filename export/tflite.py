@@ -235,6 +235,16 @@ def _emit(twin, layer, *args, **kwargs):
         return tf_keras.layers.Reshape(layer.target_shape, name=twin.name(layer.name))(x)
     if isinstance(layer, (keras.layers.Attention, keras.layers.AdditiveAttention)):
         return _attention(tf, layer, x, kwargs)
+    if isinstance(layer, keras.layers.GlobalAveragePooling1D):
+        common.check_average_pooling(layer)
+        mask = kwargs.get("mask")
+        if mask is None:
+            return tf.reduce_mean(x, axis=1)
+        kept = tf.cast(mask, x.dtype)[:, :, None]
+        return tf.reduce_sum(x * kept, axis=1) / tf.reduce_sum(kept, axis=1)
+    if isinstance(layer, keras.layers.UnitNormalization):
+        common.check_unit_normalization(layer)
+        return x * tf.minimum(tf.math.rsqrt(tf.reduce_sum(x * x, axis=-1, keepdims=True)), 1e12)
     if common.is_recurrent(layer):
         return common.emit_recurrent(layer, x, kwargs, lambda *args: tflite_lstm.emit(twin, *args))
     raise common.unsupported(layer, "TFLite")

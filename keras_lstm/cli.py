@@ -1,7 +1,7 @@
 """The `keras-lstm` command.
 
     keras-lstm demo
-    keras-lstm chat [--beam N]                   (talk to the qa-chatbot zoo model)
+    keras-lstm chat [--beam N]                   (talk to the qa-chatbot zoo model; tell it a story, ask about it)
     keras-lstm zoo list|train|evaluate|run ...   (see keras_lstm/zoo/cli.py)
     keras-lstm export MODEL.keras --format onnx|tflite --out PATH
                       [--streaming] [--quantize dynamic|int8] [--batch-size 1]
@@ -56,7 +56,7 @@ def _demo(args):
 def _chat(args):
     from keras_lstm.zoo import qa_chatbot
 
-    if args.beam < 1:
+    if args.beam is not None and args.beam < 1:
         raise ValueError(f"--beam {args.beam}: expected 1 or more")
     return qa_chatbot.chat(sys.stdin, sys.stdout, beam_size=args.beam)
 
@@ -66,7 +66,7 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the zoo models, export one, check parity")
     chat = commands.add_parser("chat", help="talk to the qa-chatbot model (reads lines from stdin)")
-    chat.add_argument("--beam", type=int, default=1, help="beam size (1: greedy)")
+    chat.add_argument("--beam", type=int, help="reply with the seq2seq network, this beam size (1: greedy), not the ranker")
     export = commands.add_parser("export", help="export a saved .keras model to ONNX or TFLite")
     export.add_argument("model", help="a .keras file")
     export.add_argument("--format", choices=("onnx", "tflite"), required=True)

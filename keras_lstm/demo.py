@@ -2,9 +2,9 @@
 
 1. electricity-forecaster forecasts each of the 14 held-out days.
 2. digit-speech-recognizer listens to held-out connected digit strings.
-3. qa-chatbot replies to held-out prompts, reads a generated story and
-   answers a question about it; its encoder and decoder step are exported
-   to ONNX and decode the same replies in onnxruntime.
+3. qa-chatbot replies to held-out prompts (ranked from its reply bank), its
+   prompt and reply encoders exported to ONNX choose the same replies in
+   onnxruntime, and it is told a generated story, then asked about it.
 4. de-en-translator translates held-out German sentences, beside the
    word-by-word dictionary baseline.
 5. The forecaster's network is exported to ONNX and TFLite and run in
@@ -70,25 +70,27 @@ def recognizer_demo():
 
 
 def chatbot_demo():
-    from keras_lstm.zoo import babi_tasks, qa_chatbot, seq2seq
+    from keras_lstm.zoo import babi_tasks, qa_chatbot, reply_ranker
 
     chatbot = zoo.load("qa-chatbot")
     splits = qa_chatbot.data()
     test = splits["chatterbot"][2][:4] + splits["alice"][2][:4]
     prompts = [prompt for prompt, _ in test]
     replies = chatbot.reply(prompts)
-    print("\n== qa-chatbot: held-out prompts (never seen in training) ==")
+    print("\n== qa-chatbot: held-out prompts (never seen in training), replies ranked from the bank ==")
     for (prompt, expected), reply in zip(test, replies):
         print(f"  > {prompt}\n    model: {reply}\n    data:  {expected}")
+    ranker, bank, prior, _ = chatbot.reply_bank()
     with tempfile.TemporaryDirectory() as folder:
-        seq2seq.export(chatbot, folder, formats=("onnx",))
-        exported = seq2seq.OnnxNetwork(folder)
-        in_onnx = [exported.generate(prompt) for prompt in prompts]
+        reply_ranker.export(ranker, folder, bank, prior, formats=("onnx",))
+        in_onnx = reply_ranker.OnnxRanker(folder).choose(prompts)
     same = sum(a == b for a, b in zip(in_onnx, replies))
-    print(f"  exported encoder + decoder step (ONNX): {same}/{len(prompts)} replies identical in onnxruntime")
+    print(f"  exported prompt and reply encoders (ONNX): {same}/{len(prompts)} replies identical in onnxruntime")
     story, question, answer = babi_tasks.examples(2, 1, seed=7)[0]
-    print("  story: " + " ".join(story))
-    print(f"  {question} model: {chatbot.answer(story, question)}  (true: {answer})")
+    print("  a conversation:")
+    for line in story + [question]:
+        print(f"  > {line}\n    {chatbot.reply(line)}")
+    print(f"  (true answer: {answer})")
 
 
 def translator_demo():

@@ -85,10 +85,14 @@ def inputs(tmp_path, monkeypatch):
 
 
 EXPECTED = "; expected half-hourly demand in MW, one value a line"
-STORY_FORMS = "'Mary went to the kitchen.', 'John picked up the football.', 'Sandra dropped the milk.'"
+STORY_FORMS = (
+    "'Mary went to the kitchen.', 'John picked up the football.', 'Sandra dropped the milk.', "
+    "'Sandra is not in the garden.', 'Then she went to the office.', 'The office is north of the bedroom.'"
+)
 QUESTION_FORMS = (
     "'Where is Mary?', 'Where is the football?', 'Where was the football before the kitchen?', "
-    "'Is John in the garden?', 'How many objects is Daniel carrying?'"
+    "'Is John in the garden?', 'How many objects is Daniel carrying?', 'What is Daniel carrying?', "
+    "'What is north of the bedroom?', 'What is the bedroom south of?'"
 )
 FORECAST = ["zoo", "run", "electricity-forecaster", "--start", "2000-08-14T00:00", "--csv"]
 

@@ -44,6 +44,9 @@ MODELS = {
     ),
     "gate_clip_bidirectional": lambda: sequential(keras.layers.Bidirectional(keras_lstm.LSTM(UNITS, gate_clip=0.5))),
     "embedding": lambda: sequential(keras.layers.Embedding(20, FEATURES), keras_lstm.LSTM(UNITS), dtype="int32"),
+    "mean_unit_length": lambda: sequential(
+        keras_lstm.LSTM(UNITS, return_sequences=True), keras.layers.GlobalAveragePooling1D(), keras.layers.UnitNormalization()
+    ),
 }
 
 
@@ -75,6 +78,8 @@ def test_exported_model_matches_keras_at_any_batch_and_length(case, tmp_path):
         (lambda: keras_lstm.LSTM(UNITS, activation="softplus"), r"Layer 'lstm.*': activation 'softplus' has no export here"),
         (lambda: keras.layers.LSTM(UNITS), r"\(LSTM\) has no ONNX export here"),
         (lambda: keras.layers.Conv1D(2, 3), r"\(Conv1D\) has no ONNX export here"),
+        (lambda: keras.layers.GlobalAveragePooling1D(keepdims=True), r"exports with data_format='channels_last' and keepdims=False"),
+        (lambda: keras.layers.UnitNormalization(axis=1), r"UnitNormalization exports over the last axis"),
     ],
 )
 def test_what_cannot_export_says_why(layer, message, tmp_path):
@@ -82,6 +87,36 @@ def test_what_cannot_export_says_why(layer, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         to_onnx(model, tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
+
+
+def masked_mean_encoder():
+    """Lowe et al.'s encoder, as the zoo's reply ranker builds it: ids, a masked BiLSTM, the mean
+    over the real steps, unit length."""
+    return sequential(
+        keras.layers.Embedding(20, FEATURES, mask_zero=True),
+        keras.layers.Bidirectional(keras_lstm.LSTM(UNITS, return_sequences=True)),
+        keras.layers.GlobalAveragePooling1D(), keras.layers.UnitNormalization(), dtype="int32",
+    )
+
+
+def right_padded_ids(lengths, steps, seed=2):
+    ids = np.zeros((len(lengths), steps), "int32")
+    rng = np.random.default_rng(seed)
+    for row, length in enumerate(lengths):
+        ids[row, :length] = rng.integers(1, 20, length)
+    return ids
+
+
+def test_a_masked_mean_over_the_real_steps_exports(tmp_path):
+    model = masked_mean_encoder()
+    path = tmp_path / "model.onnx"
+    ids = right_padded_ids([3, 7, 1], 8)
+    assert to_onnx(model, path, sample_inputs=ids)["max_error"] < 1e-5
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    actual = session.run(None, {"inputs": right_padded_ids([5, 2], 9, seed=3)})[0]
+    expected = to_numpy(model(right_padded_ids([5, 2], 9, seed=3)))
+    assert relative_error(actual, expected) < 1e-5
+    np.testing.assert_allclose(np.linalg.norm(actual, axis=1), 1.0, rtol=1e-5)
 
 
 def test_a_mismatch_is_refused_and_nothing_written(tmp_path, monkeypatch):

@@ -234,3 +234,11 @@ def test_a_runner_called_twice_gives_the_same_outputs(tmp_path):
     first, second = np.load(tmp_path / "y.npy")
     np.testing.assert_array_equal(first, second)
     assert relative_error(first, to_numpy(model(x))) < 1e-5
+
+
+def test_a_masked_mean_over_the_real_steps_exports_with_fused_ops(tmp_path):
+    from test_export_onnx import masked_mean_encoder, right_padded_ids
+
+    model = masked_mean_encoder()
+    report = to_tflite(model, tmp_path / "model.tflite", batch_size=1, steps=8, sample_inputs=right_padded_ids([3], 8))
+    assert report["fused_lstm_ops"] == 2 and report["max_error"] < 1e-5

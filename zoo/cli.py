@@ -6,11 +6,14 @@
                               [--holdout-speaker SPEAKER] [--synthetic-voices N]
     keras-lstm zoo evaluate NAME [--weights DIR] [--write]
     keras-lstm zoo run NAME [model arguments...]
+    keras-lstm zoo babi FOLDER [--tasks 1 2 ...] [--epochs N] [--output DIR]
 
 `train` writes to zoo/NAME by default (the committed files). `evaluate`
 recomputes the card's metrics and the baselines on the held-out data and
 prints them as the card's table; `--write` stores them in the manifest and
-the card. `run NAME --help` lists a model's own arguments.
+the card. `run NAME --help` lists a model's own arguments. `babi` trains the
+qa-chatbot's story reader on bAbI's own files (`qa1_*_train.txt` in FOLDER, e.g.
+the dataset's `en-10k/`) and prints its accuracy on their test files.
 """
 
 import argparse
@@ -50,6 +53,13 @@ def add_commands(commands):
     evaluate.add_argument("name", choices=zoo.list_models())
     evaluate.add_argument("--weights", help="a folder with model.json (default: zoo/NAME)")
     evaluate.add_argument("--write", action="store_true", help="store the metrics in model.json and CARD.md")
+    babi = actions.add_parser("babi", help="train and test the story reader on bAbI's own files")
+    babi.add_argument("folder", help="the folder of qaN_*_train.txt and qaN_*_test.txt files (bAbI's en/ or en-10k/)")
+    babi.add_argument("--tasks", type=int, nargs="+", default=[1, 2, 3, 4, 6, 7, 8, 9, 11], help="task numbers")
+    babi.add_argument("--epochs", type=int, default=60)
+    babi.add_argument("--seed", type=int, default=0)
+    babi.add_argument("--output", help="where to write the trained reader (default: not written)")
+    babi.add_argument("--checkpoint-dir", help="resume point kept between epochs")
     run = actions.add_parser("run", help="use a model on given input", add_help=False)
     run.add_argument("name", choices=zoo.list_models())
     run.add_argument("arguments", nargs=argparse.REMAINDER)
@@ -60,6 +70,8 @@ def main(args):
         for name in zoo.list_models():
             print(name)
         return 0
+    if args.action == "babi":
+        return _babi(args)
     recipe = zoo.recipe(args.name)
     if args.action == "train":
         options = {"seed": args.seed, "checkpoint_dir": args.checkpoint_dir, "data_parallel": args.data_parallel}
@@ -93,4 +105,17 @@ def main(args):
         if card.exists():
             text = card.read_text()
             card.write_text(CARD_TABLE.sub(lambda match: match[1] + table + "\n" + match[2], text))
+    return 0
+
+
+def _babi(args):
+    from keras_lstm.zoo import story_reader
+
+    _, trained, accuracy = story_reader.train_on_files(
+        args.folder, args.tasks, args.output, epochs=args.epochs, seed=args.seed, checkpoint_dir=args.checkpoint_dir,
+    )
+    print("| task | test accuracy |\n|---|---|")
+    for task, value in accuracy.items():
+        print(f"| {task} | {value:.1f}% |")
+    print(f"trained in {trained['seconds']:.0f} s" + (f"; wrote {args.output}" if args.output else ""))
     return 0

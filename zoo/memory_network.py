@@ -1,0 +1,131 @@
+"""The story reader's layers: sentence memories and attention hops over them.
+
+After Dynamic Memory Networks (DMN+, Xiong et al. 2016): each sentence is a
+fact vector f_j, and each hop scores every fact against the question q and
+the memory m from interaction features,
+
+    z_j = [f_j * q, f_j * m, |f_j - q|, |f_j - m|]
+    s_j = w . tanh(W z_j + b) + b'
+
+then reads the facts twice: a softmax over the scores (`a_j`, where the
+question's answer is one fact wherever it is), and a recency read (`r_j`,
+after DMN+'s attention GRU: a gate g_j = sigmoid(s_j) lets fact j through and
+every later fact that passes its gate overwrites it),
+
+    a_j = softmax_j(s_j)          r_j = g_j * prod_{k > j} (1 - g_k)
+
+and updates the memory m' = relu(U [m; sum_j r_j f_j; sum_j a_j f_j; q]).
+
+"Where is Mary?" is the last fact about Mary: the recency read finds it with
+one gate, where a softmax has to learn to tell the last mention from the
+earlier ones. The product is a cumulative sum of logarithms: no loop.
+
+A fact is the sentence LSTM's state after the fusion BiLSTM, beside a
+projection of the sentence's bag of words (End-To-End Memory Networks'
+memories); q is the question LSTM's state beside its bag of words through the
+same projection. The shared projection is what lets training start: on task
+1 alone (1,000 questions, learning rate 5e-3), the hops found the right fact
+after 3 epochs with it, after about 70 without (and not within 120 at 2e-3).
+"""
+
+import keras
+from keras import ops
+
+PACKAGE = "keras_lstm.zoo"
+
+
+def recency_weights(gates):
+    """(batch, facts) gates g in [0, 1] -> r_j = g_j * prod_{k > j} (1 - g_k): fact j's share
+    of what is left after every later fact has taken its own."""
+    # log prod_{k > j} (1 - g_k) = (sum over all k) - (sum over k <= j); 1e-6 keeps a shut gate finite.
+    kept = ops.cumsum(ops.log(1.0 - gates + 1e-6), axis=-1)
+    return gates * ops.exp(kept[:, -1:] - kept)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class EachSentence(keras.layers.Layer):
+    """Runs `layer` (an LSTM returning its last state) over each sentence's words:
+    (batch, sentences, words, features) -> (batch, sentences, units). One call on
+    batch * sentences rows, where `TimeDistributed` calls the LSTM once per sentence."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape):
+        self.layer.build((None, input_shape[2], input_shape[3]))
+
+    def call(self, inputs):
+        batch, sentences, words, features = ops.shape(inputs)
+        states = self.layer(ops.reshape(inputs, (batch * sentences, words, features)))
+        return ops.reshape(states, (batch, sentences, self.layer.units))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.layer.units)
+
+    def get_config(self):
+        return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SentencePresent(keras.layers.Layer):
+    """(batch, sentences, words) word ids -> (batch, sentences) bool: the sentences there
+    are (a story shorter than the batch's longest has empty rows, all padding)."""
+
+    def call(self, story):
+        return ops.any(ops.not_equal(story, 0), axis=-1)
+
+    def compute_output_spec(self, story):
+        return keras.KerasTensor(story.shape[:-1], dtype="bool")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BagOfWords(keras.layers.Layer):
+    """(embedded words (..., words, features), word ids (..., words)) -> (..., features):
+    the sum of the vectors of the words there are (padding left out)."""
+
+    def call(self, embedded, ids):
+        there = ops.cast(ops.not_equal(ids, 0), embedded.dtype)
+        return ops.sum(embedded * ops.expand_dims(there, -1), axis=-2)
+
+    def compute_output_shape(self, embedded_shape, ids_shape=None):
+        return tuple(embedded_shape[:-2]) + (embedded_shape[-1],)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MemoryHop(keras.layers.Layer):
+    """One hop: (facts, question, memory, present) -> the next memory (see the module)."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, facts_shape, question_shape=None, memory_shape=None, present_shape=None):
+        size = facts_shape[-1]
+        self.gate_hidden = keras.layers.Dense(self.units, activation="tanh", name="gate_hidden")
+        self.gate_hidden.build((None, None, 4 * size))
+        self.gate_score = keras.layers.Dense(1, name="gate_score")
+        self.gate_score.build((None, None, self.units))
+        self.update = keras.layers.Dense(size, activation="relu", name="update")
+        self.update.build((None, 4 * size))
+
+    def call(self, facts, question, memory, present):
+        q, m = ops.expand_dims(question, 1), ops.expand_dims(memory, 1)
+        features = ops.concatenate([facts * q, facts * m, ops.abs(facts - q), ops.abs(facts - m)], axis=-1)
+        scores = ops.squeeze(self.gate_score(self.gate_hidden(features)), axis=-1)
+        attention = ops.softmax(ops.where(present, scores, -1e9), axis=-1)
+        recency = recency_weights(ops.sigmoid(scores) * ops.cast(present, scores.dtype))
+        read = lambda weights: ops.sum(ops.expand_dims(weights, -1) * facts, axis=1)  # noqa: E731
+        return self.update(ops.concatenate([memory, read(recency), read(attention), question], axis=-1))
+
+    def compute_output_shape(self, facts_shape, *other_shapes):
+        return (facts_shape[0], facts_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
