@@ -394,17 +394,17 @@ def beam_search(network, sources, beam_size=5, length_penalty=1.0, max_length=No
     return results
 
 
-class Seq2SeqModel(ZooModel):
-    """A trained network and its vocabulary: `.model` (Keras, teacher forcing) and `.generate(texts)`.
+class SubwordNetworkModel(ZooModel):
+    """A zoo model whose Keras model is the `.training` model of a `network_class` (built from
+    the configuration; the network keeps its parts, e.g. encoders, as `.network`), with its
+    SentencePiece vocabulary as the asset SUBWORDS_FILE (`.subwords`)."""
 
-    The translator and the chat model are this with their own task method.
-    """
-
+    network_class = None
     storage_dtype = "float16"  # a few MB instead of twice that
 
     @classmethod
     def build_model(cls, config):
-        network = Network(config)
+        network = cls.network_class(config)
         network.training.network = network
         return network.training
 
@@ -417,6 +417,15 @@ class Seq2SeqModel(ZooModel):
         if not hasattr(self, "_subwords"):
             self._subwords = Subwords(self.assets[SUBWORDS_FILE])
         return self._subwords
+
+
+class Seq2SeqModel(SubwordNetworkModel):
+    """A trained network and its vocabulary: `.model` (Keras, teacher forcing) and `.generate(texts)`.
+
+    The translator and the chat model are this with their own task method.
+    """
+
+    network_class = Network
 
     def encode(self, texts, argument="texts"):
         """(whether one text was given, subword ids of each), or a TypeError/ValueError naming
