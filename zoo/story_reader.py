@@ -3,19 +3,18 @@
 Weston et al. (2015)'s LSTM baseline reads story and question as one
 sequence, and one LSTM state has to hold the whole story: it answers under
 half of the where-questions. This reader keeps one memory per sentence and
-reads them with attention, after End-To-End Memory Networks (Sukhbaatar et
-al. 2015) and DMN+ (Xiong et al. 2016), every recurrent part a
-`keras_lstm.LSTM`:
+reads them in hops, after End-To-End Memory Networks (Sukhbaatar et al. 2015)
+and DMN+ (Xiong et al. 2016), every recurrent part a `keras_lstm.LSTM`:
 
     s_j = LSTM_sentence(words of sentence j)            one vector per sentence
-    m_j = BiLSTM_fusion(s_1 ... s_n)_j                   the facts in their order
-    u_0 = LSTM_question(words of the question)
-    hop k:  a = softmax_j(u_k . K_k m_j),  r = sum_j a_j m_j,  u_{k+1} = tanh(W_k [u_k; r])
-    answer = softmax(V u_hops)
+    f_j = [BiLSTM_fusion(s_1 ... s_n)_j ; P bag(sentence j)]   the facts
+    q   = [LSTM_question(words of the question) ; P bag(question)]
+    m_0 = q,  m_{k+1} = MemoryHop_k(f, q, m_k)           (memory_network.py)
+    answer = softmax(V [m_hops ; q])
 
 Words are left-padded within a sentence, so the sentence LSTM's last state
 is the sentence's (no mask, which keeps every LSTM on its backend's fused
-kernel and in the exporters' native op); sentences are right-aligned in the
+kernel); sentences are right-aligned in the
 story, the attention masked to the sentences there are.
 
 Trained on the generator, each batch's people (within a gender), places,
@@ -339,7 +338,7 @@ def file_vocabulary(examples):
     return [PAD] + sorted(words), sorted({answer for _, _, answer in examples})
 
 
-def train_on_files(folder, tasks, output=None, *, epochs=100, seed=0, batch_size=32, config=None, checkpoint_dir=None):
+def train_on_files(folder, tasks, output=None, *, epochs=60, seed=0, batch_size=32, config=None, checkpoint_dir=None):
     """A reader trained on bAbI's own training files for `tasks` in `folder` (`en/`,
     `en-10k/`), one model for all of them; returns (model, trained, test accuracy per task)."""
     from keras_lstm.zoo import babi_files
