@@ -80,9 +80,9 @@ def chatbot_demo():
     print("\n== qa-chatbot: held-out prompts (never seen in training), replies ranked from the bank ==")
     for (prompt, expected), reply in zip(test, replies):
         print(f"  > {prompt}\n    model: {reply}\n    data:  {expected}")
-    ranker, bank, prior, _ = chatbot.reply_bank()
+    ranker, bank, prior, _, neighbours = chatbot.reply_bank()
     with tempfile.TemporaryDirectory() as folder:
-        reply_ranker.export(ranker, folder, bank, prior, formats=("onnx",))
+        reply_ranker.export(ranker, folder, bank, prior, neighbours, formats=("onnx",))
         in_onnx = reply_ranker.OnnxRanker(folder).choose(prompts)
     same = sum(a == b for a, b in zip(in_onnx, replies))
     print(f"  exported prompt and reply encoders (ONNX): {same}/{len(prompts)} replies identical in onnxruntime")

@@ -75,8 +75,12 @@ def test_generated_stories_written_read_back_the_same(tmp_path, task):
     path = tmp_path / f"qa{task}_generated_train.txt"
     babi_files.write(path, examples)
     assert babi_files.read(path) == examples
-    # The generator names no supporting facts: the field is left empty.
+    # Triples name no supporting facts: the field is left empty.
     assert all(q.supporting == [] for q in babi_files.read_questions(path))
+    # The generator's questions keep theirs.
+    questions = babi_tasks.questions(task, 40, seed=1)
+    babi_files.write(path, questions)
+    assert babi_files.read_questions(path) == questions
 
 
 def test_the_written_text_is_numbered_per_story(tmp_path):

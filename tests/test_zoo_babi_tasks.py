@@ -130,6 +130,53 @@ def test_stories_are_seeded_and_have_the_task_lengths(task):
     assert all(shortest <= len(story) <= longest for story, _, _ in first)
 
 
+def subject(sentence):
+    """Whom a sentence is about: its first word, or for a pronoun sentence None."""
+    first = sentence.split()[0]
+    return first if first in PRONOUN_OF else None
+
+
+def moves_of(person, story):
+    """Indices of `person`'s moves in `story` that name them ("Mary went to the kitchen.")."""
+    return [k for k, sentence in enumerate(story) if subject(sentence) == person and re.search(MOVED, sentence)]
+
+
+@pytest.mark.parametrize("task", sorted(babi_tasks.TASKS))
+def test_supporting_facts_are_the_sentences_the_answer_rests_on(task):
+    asked = babi_tasks.questions(task, 300, seed=5)
+    assert [q[:3] for q in asked] == babi_tasks.examples(task, 300, seed=5)
+    for story, question, answer, supporting in asked:
+        facts = [story[k] for k in supporting]
+        assert len(set(supporting)) == len(supporting) and all(0 <= k < len(story) for k in supporting)
+        if task in (7, 8):  # every take and drop of the person: none named
+            assert supporting == []
+        elif task in (1, 4, 6, 9, 11):
+            # The facts alone, read in story order, give the same answer.
+            alone = [story[k] for k in sorted(supporting)]
+            assert answer == expected_answer(task, alone, question), (story, question, facts)
+            person = re.search(r"(Mary|John|Sandra|Daniel)", question)
+            if person:  # ... and the last is the last sentence about the person (by name)
+                assert not [s for s in story[max(supporting) + 1:] if subject(s) == person[1]], (story, facts)
+        elif task == 2:
+            obj = re.fullmatch(r"Where is the (\w+)\?", question)[1]
+            about, where = supporting
+            person = subject(story[about])
+            assert obj in story[about] and subject(story[where]) == person and story[where].endswith(f"the {answer}.")
+            # Nothing later names the object; their move is the last before a drop, or the last at all.
+            assert not [s for s in story[about + 1:] if obj in s], (story, facts)
+            until = about if re.search(r"(dropped|discarded|put down|left) the", story[about]) else len(story)
+            assert where == max(k for k in moves_of(person, story) if k < until), (story, facts)
+        elif task == 3:
+            obj, later_place = re.fullmatch(r"Where was the (\w+) before the (\w+)\?", question).groups()
+            taken, moved, before = supporting
+            person = subject(story[taken])
+            assert obj in story[taken] and re.search(r"(picked up|got|grabbed|took) the", story[taken])
+            assert story[moved].endswith(f"the {later_place}.") and story[before].endswith(f"the {answer}.")
+            # Their move there came after the take, and the one before it was their last before.
+            assert taken < moved and subject(story[moved]) == person and subject(story[before]) == person
+            assert before == max(k for k in moves_of(person, story) if k < moved), (story, facts)
+
+
 def test_two_supporting_facts_need_the_carriers_moves():
     # In many of task 2's questions the object was carried away from where it
     # was picked up: the answer needs who carried it and where they went.

@@ -67,6 +67,30 @@ def test_tfidf_via_training_prompts_scores_the_replies_of_similar_prompts():
     np.testing.assert_allclose(reply_ranker.tfidf_scores(TRAIN, sets), [[0.0, 0.0, 1.0]], atol=1e-12)
 
 
+def test_prompt_neighbours_give_each_reply_its_nearest_training_prompt():
+    pairs = [("cats", "dogs"), ("cats dogs", "fish"), ("birds", "fish"), ("hello", "hi")]
+    bank = ["fish", "dogs", "hi", "never said"]
+    near = reply_ranker.PromptNeighbours(pairs, bank)
+    prompts = ["cats", "birds cats", "zebra"]
+    similarity = near.similarity(prompts)
+    assert similarity.shape == (3, 4) and similarity.dtype == np.float32
+    # Exact cases: a training prompt itself is 1 from its reply; a prompt of unknown words
+    # is near nothing; a reply that no pair gave is near nothing.
+    assert similarity[0, 1] == pytest.approx(1.0) and not similarity[2].any() and not similarity[:, 3].any()
+    # Each reply takes the best of its prompts' cosines (the TF-IDF cosines, pair by pair).
+    vectorizer = reply_ranker._vectorizer([p for p, _ in pairs])
+    cosines = (vectorizer.transform(prompts) @ vectorizer.transform([p for p, _ in pairs]).T).toarray()
+    expected = np.zeros((3, 4))
+    for k, (_, reply) in enumerate(pairs):
+        column = bank.index(reply)
+        expected[:, column] = np.maximum(expected[:, column], cosines[:, k])
+    np.testing.assert_allclose(similarity, expected, atol=1e-6)
+    # "birds cats" shares a word with "birds" and with "cats dogs": "fish" takes the nearer.
+    assert 0 < cosines[1, 1] < cosines[1, 2] == pytest.approx(similarity[1, 0])
+    with pytest.raises(ValueError, match="1 replies of the pairs are not in the bank, e.g. 'hi'"):
+        reply_ranker.PromptNeighbours(pairs, bank[:2])
+
+
 # --- the loss -------------------------------------------------------------------
 
 
@@ -156,6 +180,11 @@ def test_choose_picks_the_best_scored_reply_of_the_bank(tiny):
     prior = np.zeros(len(bank))
     prior[3] = 100.0
     assert zoo_model.choose(prompts, bank, prior=prior) == [bank[3]] * len(prompts)
+    # The neighbour term: a prompt that is a training prompt gets that pair's reply.
+    near = reply_ranker.PromptNeighbours([("something new", bank[5])], bank)
+    assert zoo_model.choose("something new", bank, neighbours=near) == bank[5]
+    with pytest.raises(ValueError, match="a bank of 12 replies and neighbours over 1"):
+        zoo_model.choose("bye", bank, neighbours=reply_ranker.PromptNeighbours([("xyz", bank[0])], bank[:1]))
     with pytest.raises(ValueError, match="a bank of 12 replies and a prior of 2"):
         zoo_model.choose("bye", bank, prior=[0.0, 1.0])
     with pytest.raises(ValueError, match="a bank of 0 replies"):

@@ -46,6 +46,43 @@ def test_sentences_present_are_the_rows_with_a_word():
     assert present.tolist() == [[False, True], [True, False]]
 
 
+def hop_reading_only_earlier(size, sharpness=50.0):
+    """A MemoryHop (facts of `size` features) whose score is sharpness * tanh(e_j): it
+    reads the facts before the previous hop's read and nothing else."""
+    hop = memory_network.MemoryHop(4)
+    hop.build((None, None, size), (None, size), (None, size), (None, None))
+    kernel = np.zeros((4 * size + 2, 4), "float32")
+    kernel[4 * size, 0] = 1.0  # e_j, the feature after the four interaction blocks
+    hop.gate_hidden.set_weights([kernel, np.zeros(4, "float32")])
+    hop.gate_score.set_weights([np.array([[sharpness], [0], [0], [0]], "float32"), np.zeros(1, "float32")])
+    return hop
+
+
+def test_a_hop_knows_which_facts_lie_before_the_previous_read():
+    size = 3
+    hop = hop_reading_only_earlier(size)
+    tensor = keras.ops.convert_to_tensor  # `reads` is called with what `call` gets: tensors
+    facts = tensor(np.random.default_rng(0).normal(size=(2, 4, size)).astype("float32"))
+    question = memory = tensor(np.zeros((2, size), "float32"))
+    present = tensor(np.array([[True] * 4, [False, True, True, True]]))
+    # The previous hop's `found` need not sum to 1: it counts as shares.
+    previous = tensor(np.array([[0, 0, 0.5, 0], [0, 0, 0, 2.0]], "float32"))
+    attention, recency = (keras.ops.convert_to_numpy(w) for w in hop.reads(facts, question, memory, present, previous))
+    # Row 1: facts 0 and 1 lie before the previous read (fact 2); row 2: facts 1 and 2
+    # (fact 0 is absent, fact 3 was read).
+    np.testing.assert_allclose(attention, [[0.5, 0.5, 0, 0], [0, 0.5, 0.5, 0]], atol=1e-6)
+    # Gates: sigmoid(50 tanh 1) = 1 before the previous read, sigmoid(0) = 1/2 elsewhere; the
+    # recency read: row 1: fact 1 keeps (1 - 1/2)(1 - 1/2), fact 2 1/2 * 1/2, fact 3 1/2.
+    # (recency_weights' 1e-6 inside the logarithm moves them by about that much.)
+    np.testing.assert_allclose(recency, [[0, 0.25, 0.25, 0.5], [0, 0, 0.5, 0.5]], atol=1e-5)
+    memory_out, found = hop(facts, question, memory, present, previous)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(found), 1 - (1 - attention) * (1 - recency), atol=1e-6)
+    assert tuple(memory_out.shape) == (2, size)
+    # The first hop has no previous read: every present fact counts as before it.
+    first, _ = hop.reads(facts, question, memory, present)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(first), [[0.25] * 4, [0, 1 / 3, 1 / 3, 1 / 3]], atol=1e-6)
+
+
 # --- reading and encoding ------------------------------------------------------
 
 
@@ -65,6 +102,66 @@ def test_encoding_left_pads_words_and_right_aligns_sentences():
     assert questions[1].tolist() == [7, 8, 1, 9]
 
 
+def test_supporting_targets_mark_the_columns_of_the_supporting_sentences():
+    words = story_reader.vocabulary()
+    encoding = story_reader.Encoding(words, max_sentences=3)
+    asked = [
+        babi_tasks.Question(["Mary went to the kitchen.", "John went to the garden.", "Mary went to the office.",
+                             "John got the milk."], "Where is the milk?", "garden", [3, 1]),
+        babi_tasks.Question(["Sandra went to the hallway.", "Sandra went to the office."], "Where is Sandra?", "office", [1]),
+        babi_tasks.Question(["Mary went to the office.", "John went to the garden.", "Mary went to the bedroom.",
+                             "John got the milk."], "Where is the milk?", "garden", [3, 0]),
+    ]
+    stories, _ = story_reader.Encoding.arrays([encoding.example(q.story, q.question) for q in asked])
+    targets = encoding.supporting(asked, stories.shape[1], hops=3)
+    assert targets.shape == (3, 3, stories.shape[1]) and set(np.unique(targets)) <= {0.0, 1.0}
+    for row, q in enumerate(asked):
+        for hop in range(3):
+            marked = np.flatnonzero(targets[hop, row])
+            # A hop past the question's facts is taught its last one.
+            fact = q.supporting[min(hop, len(q.supporting) - 1)]
+            # A fact cut off the story's start has no target.
+            if fact < len(q.story) - 3:
+                assert marked.size == 0, (row, hop)
+                continue
+            (column,) = marked
+            ids = [i for i in stories[row, column] if i]
+            assert ids == encoding.ids(q.story[fact]), (row, hop)
+    # Row 3's second fact (sentence 0) was cut: only the last three sentences are kept; the
+    # third hop is taught that cut fact too, so nothing.
+    assert not targets[1, 2].any() and not targets[2, 2].any()
+    # Row 2 has one fact: every hop is taught it (column 3 of 4: stories are right-aligned).
+    assert [np.flatnonzero(targets[hop, 1]).tolist() for hop in range(3)] == [[stories.shape[1] - 1]] * 3
+
+
+def test_supporting_fact_loss_is_minus_the_log_of_what_the_hop_found():
+    targets = np.array([[0, 1, 0], [0, 0, 0]], "float32")
+    found = np.array([[0.9, 0.5, 0.2], [0.3, 0.3, 0.3]], "float32")
+    loss = keras.ops.convert_to_numpy(story_reader.supporting_fact_loss(keras.ops.convert_to_tensor(targets),
+                                                                        keras.ops.convert_to_tensor(found)))
+    # Row 1: -log 0.5, whatever the other facts hold (no renormalising); row 2: no target, no loss.
+    np.testing.assert_allclose(loss, [np.log(2), 0.0], atol=1e-6)
+
+
+def test_the_network_with_attention_outputs_each_hops_read():
+    config = {**story_reader.DEFAULT_CONFIG, "embedding": 8, "units": 8, "hops": 2, "words": story_reader.vocabulary(),
+              "answers": story_reader.answers()}
+    network = story_reader.build_network(config, attention=True)
+    encoding = story_reader.Encoding(config["words"], 50)
+    examples = babi_tasks.examples(2, 3, seed=1)
+    stories, questions = story_reader.Encoding.arrays([encoding.example(s, q) for s, q, _ in examples])
+    answer, *found = [keras.ops.convert_to_numpy(out) for out in network([stories, questions])]
+    assert answer.shape == (3, len(config["answers"])) and len(found) == 2
+    present = (stories != 0).any(axis=-1)
+    for share in found:
+        # Each read gives a fact at most all of itself, and together the reads at most 2.
+        assert np.all((share >= 0) & (share <= 1 + 1e-6)) and np.all(share.sum(axis=-1) <= 2 + 1e-5)
+        assert np.all(share[~present] < 1e-5) and np.all(share.sum(axis=-1) >= 1 - 1e-5)
+    # The answering network is the same one without the reads.
+    plain = keras.Model(network.inputs, network.outputs[0])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(plain([stories, questions])), answer, rtol=1e-5)
+
+
 # --- a small reader, trained here -------------------------------------------------
 
 
@@ -80,7 +177,7 @@ def small_reader(tmp_path_factory):
 
 def test_a_reader_trains_saves_and_loads_the_same(small_reader):
     zoo_model, trained, folder = small_reader
-    assert trained["questions"] == 80 and trained["renamed"] is True
+    assert trained["questions"] == 80 and trained["renamed"] is True and trained["supporting_facts"] is True
     loaded = story_reader.Model.load(folder)
     assert loaded.config["tasks"] == [1, 8] and loaded.config["data"] == "generator"
     examples = [(story, question) for story, question, _ in babi_tasks.examples(8, 12, 3)]
@@ -118,10 +215,11 @@ def test_renamed_training_stories_keep_their_answers_true():
 
 
 def write_babi_folder(folder):
-    """bAbI-format files for tasks 1 and 6, written from the generator (the test's stand-in for the dataset)."""
+    """bAbI-format files for tasks 1 and 6, written from the generator with their supporting
+    facts (the test's stand-in for the dataset)."""
     for task, name in ((1, "single-supporting-fact"), (6, "yes-no-questions")):
-        babi_files.write(folder / f"qa{task}_{name}_train.txt", babi_tasks.examples(task, 60, 11))
-        babi_files.write(folder / f"qa{task}_{name}_test.txt", babi_tasks.examples(task, 20, 12))
+        babi_files.write(folder / f"qa{task}_{name}_train.txt", babi_tasks.questions(task, 60, 11))
+        babi_files.write(folder / f"qa{task}_{name}_test.txt", babi_tasks.questions(task, 20, 12))
 
 
 def test_one_command_trains_and_tests_a_reader_on_babi_files(tmp_path, capsys):
@@ -138,6 +236,8 @@ def test_one_command_trains_and_tests_a_reader_on_babi_files(tmp_path, capsys):
                                              + babi_files.read(tmp_path / "qa6_yes-no-questions_train.txt") + test
                                              + babi_files.read(tmp_path / "qa1_single-supporting-fact_test.txt")}
     assert reader.config["data"] == "bAbI files" and not reader.reads_generator_forms
+    # The files' supporting facts taught the hops.
+    assert reader.manifest["training"]["supporting_facts"] is True and reader.config["supporting_weight"] > 0
     recorded = reader.manifest["metrics"]
     assert story_reader.accuracy(reader, test) == pytest.approx(recorded["6"])
     assert reader.answer(["the kitchen went to Mary."], "Is Mary in the kitchen?") in ("yes", "no")

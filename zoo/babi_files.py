@@ -16,20 +16,15 @@ and question lines are not story sentences. Task 8's answers name several object
 joined by commas ("milk,football").
 """
 
-from collections import namedtuple
 from pathlib import Path
 
-Question = namedtuple("Question", "story question answer supporting")
-Question.__doc__ = """One question of a bAbI file.
-
-`story`: the story's sentences before the question (question lines left out), in
-order; `question`, `answer`: as written; `supporting`: indices into `story` of the
-sentences the file names as the answer's supporting facts (empty if it names none).
-`question[:3]` is the (story, question, answer) triple of `babi_tasks.examples`."""
+from keras_lstm.zoo.babi_tasks import Question
 
 
 def read_questions(path):
-    """Every question in the bAbI file at `path`, as `Question`s in file order, or a
+    """Every question in the bAbI file at `path`, as `babi_tasks.Question`s in file order
+    (question lines left out of the stories, the supporting facts as the file names
+    them), or a
     ValueError naming the file and line of the first line not in bAbI's format."""
     path = Path(path)
     questions = []
@@ -96,9 +91,9 @@ def write(path, examples):
     """Writes `examples` to `path` in bAbI's format, one story per example.
 
     An example is (story sentences, question, answer), as `babi_tasks.examples` gives,
-    or a `Question` (with `supporting` as indices into its story). The generator does
-    not say which sentences support its answers, so for triples the supporting-fact
-    field is left empty (the line ends in a tab); `read` gives the triples back.
+    or a `babi_tasks.Question` (with `supporting` as indices into its story), as
+    `babi_tasks.questions` gives. For triples the supporting-fact field is left empty
+    (the line ends in a tab); `read` gives the triples back.
     """
     lines = []
     for k, (story, question, answer, *rest) in enumerate(examples):

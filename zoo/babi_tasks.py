@@ -30,15 +30,27 @@ about it. Nine of bAbI's tasks:
     before (Mary and Sandra are she, John and Daniel he).
 
 Each example is (story sentences, question, answer): one word, or task 8's
-list. The vocabulary, the world's rules and the task definitions follow the
+list. `questions` gives them with their supporting facts too, as bAbI's files
+do: the sentences the answer rests on, in the order a reader would use them
+(task 2: the sentence about the object, then where its carrier was). Tasks 7
+and 8, whose answers rest on every take and drop of a person, name none. The vocabulary, the world's rules and the task definitions follow the
 paper's; the story lengths and the exact sentence distributions are this generator's, so
 accuracies compare with the paper's only loosely.
 """
 
 import itertools
 import re
+from collections import namedtuple
 
 import numpy as np
+
+Question = namedtuple("Question", "story question answer supporting")
+Question.__doc__ = """One question about a story, generated or read from a bAbI file.
+
+`story`: the story's sentences before the question, in order; `question`, `answer`:
+as written; `supporting`: indices into `story` of the sentences the answer rests
+on, in the order they are used (empty where none are named). `question[:3]` is
+the (story, question, answer) triple of `examples`."""
 
 PEOPLE = ("Mary", "John", "Sandra", "Daniel")
 PLACES = ("bathroom", "bedroom", "garden", "hallway", "kitchen", "office")
@@ -83,6 +95,17 @@ class World:
 
     def __init__(self, rng):
         self.rng = rng
+        self.now = 0  # the index in the story of the sentence being written
+        # Where each fact was said, for supporting facts (no random draws: the stories
+        # are the same with or without them).
+        self.told = {}  # person -> the last sentence about them
+        self.placed_by = {}  # person -> their last move
+        self.taken_at = {}  # object -> its carrier's take
+        self.dropped = {}  # object -> (its drop, where its carrier was then) while it lies
+        # Per object_history entry after the first: (the carrier's take, their move there, their move before).
+        self.history_told = {obj: [] for obj in OBJECTS}
+        self.related_at = []  # per relation, its sentence
+        self.named_at = {}  # person -> their last sentence that names them (task 11: not he or she)
         self.person_place = {}
         self.holder = {}  # object -> person carrying it
         self.object_place = {}  # object -> place, once it has been anywhere
@@ -92,10 +115,17 @@ class World:
         self.cell = {}  # place -> (x, y): a map where a place's neighbours are one step away
         self.relations = []  # (place, direction, place): the first is `direction` of the second
 
-    def _moved(self, obj, place):
+    def _moved(self, obj, place, person):
         self.object_place[obj] = place
         if not self.object_history[obj] or self.object_history[obj][-1] != place:
             self.object_history[obj].append(place)
+            # (For the first place, where it was taken, no sentence moved it: None.)
+            moved = self.now if len(self.object_history[obj]) > 1 else None
+            self.history_told[obj].append((self.taken_at[obj], moved, self.placed_by[person]))
+
+    def _about(self, person):
+        self.last_person = person
+        self.told[person] = self.now
 
     def move(self, person, pronoun=False):
         """"Mary went to the kitchen.", or with `pronoun` "Then she went to the kitchen."."""
@@ -103,10 +133,13 @@ class World:
         place = self.rng.choice([p for p in PLACES if p != here])
         self.person_place[person] = str(place)
         self.person_not_in.pop(person, None)
-        self.last_person = person
+        self._about(person)
+        if not pronoun:
+            self.named_at[person] = self.now
         for obj, holder in self.holder.items():
             if holder == person:
-                self._moved(obj, str(place))
+                self._moved(obj, str(place), person)
+        self.placed_by[person] = self.now
         if pronoun:
             return f"{self.rng.choice(CONNECTIVES)} {PRONOUNS[person]} {self.rng.choice(MOVES)} the {place}."
         return f"{person} {self.rng.choice(MOVES)} the {place}."
@@ -117,7 +150,7 @@ class World:
         place = str(self.rng.choice([p for p in PLACES if p != here]))
         self.person_place[person] = place
         self.person_not_in.pop(person, None)
-        self.last_person = person
+        self._about(person)
         return f"{person} {IS_IN} the {place}."
 
     def negate_place(self, person):
@@ -125,7 +158,7 @@ class World:
         place, if nothing has been said of them) for a place the story does not say."""
         place = self.person_place.pop(person, None) or str(self.rng.choice(PLACES))
         self.person_not_in[person] = place
-        self.last_person = person
+        self._about(person)
         return f"{person} {self.rng.choice(NEGATIONS)} the {place}."
 
     def relate(self):
@@ -143,17 +176,21 @@ class World:
         new = str(rng.choice([p for p in PLACES if p not in self.cell]))
         self.cell[new] = _step(self.cell[anchor], direction)
         self.relations.append((new, direction, anchor))
+        self.related_at.append(self.now)
         if rng.random() < 0.5:
             return f"The {new} is {direction} of the {anchor}."
         return f"The {anchor} is {OPPOSITE[direction]} of the {new}."
 
     def take(self, person, obj):
         self.holder[obj] = person
-        self._moved(obj, self.person_place[person])
+        self.taken_at[obj] = self.now
+        self.dropped.pop(obj, None)
+        self._moved(obj, self.person_place[person], person)
         return f"{person} {self.rng.choice(TAKES)} the {obj} there." if self.rng.random() < 0.5 else f"{person} {self.rng.choice(TAKES)} the {obj}."
 
     def drop(self, obj):
         person = self.holder.pop(obj)
+        self.dropped[obj] = (self.now, self.placed_by[person])
         return f"{person} {self.rng.choice(DROPS)} the {obj}."
 
     def carrying(self, person):
@@ -201,20 +238,25 @@ def _event(task, world):
 
 
 def _question(task, world, rng):
-    """(question, answer) about `world` for `task`, or None if the story cannot ask it yet."""
+    """(question, answer, supporting facts) about `world` for `task`, or None if the
+    story cannot ask it yet."""
     placed = [p for p in PEOPLE if p in world.person_place]
     if task == 1:
         if not placed:
             return None
         person = str(rng.choice(placed))
-        return f"Where is {person}?", world.person_place[person]
+        return f"Where is {person}?", world.person_place[person], [world.told[person]]
     if task == 2:
         # Only objects that have been carried: the answer needs who has (had) it and where they went.
         known = [obj for obj in OBJECTS if len(world.object_history[obj]) >= 1 and (obj in world.holder or len(world.object_history[obj]) >= 2)]
         if not known:
             return None
         obj = str(rng.choice(known))
-        return f"Where is the {obj}?", world.object_place[obj]
+        if obj in world.holder:
+            supporting = [world.taken_at[obj], world.placed_by[world.holder[obj]]]
+        else:
+            supporting = list(world.dropped[obj])
+        return f"Where is the {obj}?", world.object_place[obj], supporting
     if task == 3:
         travelled = [obj for obj in OBJECTS if len(world.object_history[obj]) >= 2]
         if not travelled:
@@ -222,35 +264,38 @@ def _question(task, world, rng):
         obj = str(rng.choice(travelled))
         history = world.object_history[obj]
         index = int(rng.integers(1, len(history)))
-        return f"Where was the {obj} before the {history[index]}?", history[index - 1]
+        # Who carried it there (their take), their move there, and their move before, to
+        # where it was before.
+        return f"Where was the {obj} before the {history[index]}?", history[index - 1], list(world.history_told[obj][index])
     if task == 6:
         if not placed:
             return None
         person = str(rng.choice(placed))
         place = world.person_place[person] if rng.random() < 0.5 else str(rng.choice([p for p in PLACES if p != world.person_place[person]]))
-        return f"Is {person} in the {place}?", "yes" if world.person_place[person] == place else "no"
+        return f"Is {person} in the {place}?", "yes" if world.person_place[person] == place else "no", [world.told[person]]
     if task == 7:
         if not placed:
             return None
         # Asking about carriers more often keeps "none" from being most answers.
         carriers = sorted(set(world.holder.values()))
         person = str(rng.choice(carriers if carriers and rng.random() < 0.6 else placed))
-        return f"How many objects is {person} carrying?", COUNTS[len(world.carrying(person))]
+        return f"How many objects is {person} carrying?", COUNTS[len(world.carrying(person))], []
     if task == 4:
-        place, direction, other = world.relations[int(rng.integers(len(world.relations)))]
+        asked = int(rng.integers(len(world.relations)))
+        place, direction, other = world.relations[asked]
         # Four questions hold the one fact; the sentence wrote it in one of two ways.
-        return [
+        return *[
             (f"What is {direction} of the {other}?", place),
             (f"What is the {place} {direction} of?", other),
             (f"What is {OPPOSITE[direction]} of the {place}?", other),
             (f"What is the {other} {OPPOSITE[direction]} of?", place),
-        ][int(rng.integers(4))]
+        ][int(rng.integers(4))], [world.related_at[asked]]
     if task == 8:
         if not placed:
             return None
         carriers = sorted(set(world.holder.values()))
         person = str(rng.choice(carriers if carriers and rng.random() < 0.7 else placed))
-        return f"What is {person} carrying?", carried(world.carrying(person))
+        return f"What is {person} carrying?", carried(world.carrying(person)), []
     if task == 9:
         known = [p for p in PEOPLE if p in world.person_place or p in world.person_not_in]
         if not known:
@@ -258,36 +303,53 @@ def _question(task, world, rng):
         # The last sentence's person half the time, so that negations are often asked about.
         person = world.last_person if rng.random() < 0.5 else str(rng.choice(known))
         if person in world.person_not_in:
-            return f"Is {person} in the {world.person_not_in[person]}?", "no"
+            return f"Is {person} in the {world.person_not_in[person]}?", "no", [world.told[person]]
         here = world.person_place[person]
         # Asking about where they are more often than not keeps yes near half the answers.
         place = here if rng.random() < 0.7 else str(rng.choice([p for p in PLACES if p != here]))
-        return f"Is {person} in the {place}?", "yes" if place == here else "no"
+        return f"Is {person} in the {place}?", "yes" if place == here else "no", [world.told[person]]
     if task == 11:
         # The last sentence's person half the time: often the one its pronoun names.
         person = world.last_person if rng.random() < 0.5 else str(rng.choice(placed))
-        return f"Where is {person}?", world.person_place[person]
+        told, named = world.told[person], world.named_at[person]
+        # A pronoun's sentence rests on the last that names the person, which it (or a
+        # chain of pronouns) follows.
+        supporting = [named, told] if named != told else [told]
+        return f"Where is {person}?", world.person_place[person], supporting
     raise ValueError(f"task={task!r}; expected one of {sorted(TASKS)}")
 
 
-def example(task, rng):
-    """One (story sentences, question, answer) of `task`."""
+def question(task, rng):
+    """One `Question` of `task`, with its supporting facts."""
     if task not in TASKS:
         raise ValueError(f"task={task!r}; expected one of {sorted(TASKS)}")
     shortest, longest = STORY_LENGTHS[task]
     while True:
         world = World(rng)
         length = int(rng.integers(shortest, longest + 1))
-        story = [_event(task, world) for _ in range(length)]
+        story = []
+        for world.now in range(length):
+            story.append(_event(task, world))
         asked = _question(task, world, rng)
         if asked is not None:
-            return story, asked[0], asked[1]
+            return Question(story, *asked)
+
+
+def example(task, rng):
+    """One (story sentences, question, answer) of `task`."""
+    return question(task, rng)[:3]
+
+
+def questions(task, count, seed):
+    """`count` `Question`s of `task`; the same for the same seed."""
+    rng = np.random.default_rng([task, seed])
+    return [question(task, rng) for _ in range(count)]
 
 
 def examples(task, count, seed):
-    """`count` examples of `task`; the same for the same seed."""
-    rng = np.random.default_rng([task, seed])
-    return [example(task, rng) for _ in range(count)]
+    """`count` (story, question, answer) examples of `task`: `questions` without their
+    supporting facts."""
+    return [asked[:3] for asked in questions(task, count, seed)]
 
 
 def carried(objects):

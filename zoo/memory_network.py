@@ -4,17 +4,24 @@ After Dynamic Memory Networks (DMN+, Xiong et al. 2016): each sentence is a
 fact vector f_j, and each hop scores every fact against the question q and
 the memory m from interaction features,
 
-    z_j = [f_j * q, f_j * m, |f_j - q|, |f_j - m|]
+    z_j = [f_j * q, f_j * m, |f_j - q|, |f_j - m|, e_j, p_j]
     s_j = w . tanh(W z_j + b) + b'
 
-then reads the facts twice: a softmax over the scores (`a_j`, where the
+where p_j is the previous hop's share of fact j (its `found`, below, as shares)
+and e_j = sum_{k > j} p_k the share that lies after fact j (for the first hop
+p = 0, e = 1): "where was Mary when she dropped the football" is her last move
+before the drop the previous hop found, which the facts alone do not say.
+
+Each hop then reads the facts twice: a softmax over the scores (`a_j`, where the
 question's answer is one fact wherever it is), and a recency read (`r_j`,
 after DMN+'s attention GRU: a gate g_j = sigmoid(s_j) lets fact j through and
 every later fact that passes its gate overwrites it),
 
     a_j = softmax_j(s_j)          r_j = g_j * prod_{k > j} (1 - g_k)
 
-and updates the memory m' = relu(U [m; sum_j r_j f_j; sum_j a_j f_j; q]).
+and updates the memory m' = relu(U [m; sum_j r_j f_j; sum_j a_j f_j; q]). What
+the hop found of fact j, by either read, is found_j = 1 - (1 - a_j)(1 - r_j):
+training on supporting facts raises it for the hop's fact (story_reader.py).
 
 "Where is Mary?" is the last fact about Mary: the recency read finds it with
 one gate, where a softmax has to learn to tell the last mention from the
@@ -100,32 +107,51 @@ class BagOfWords(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MemoryHop(keras.layers.Layer):
-    """One hop: (facts, question, memory, present) -> the next memory (see the module)."""
+    """One hop: (facts, question, memory, present[, the previous hop's `found`]) ->
+    (the next memory, `found`): see the module. found_j = 1 - (1 - a_j)(1 - r_j), how
+    much of fact j either read takes, is an output so that training can steer the
+    hop to a question's supporting fact by either read: "Mary's last move" is the
+    recency read's, "the move before that one" the softmax's."""
 
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = units
 
-    def build(self, facts_shape, question_shape=None, memory_shape=None, present_shape=None):
+    def build(self, facts_shape, question_shape=None, memory_shape=None, present_shape=None, previous_shape=None):
         size = facts_shape[-1]
         self.gate_hidden = keras.layers.Dense(self.units, activation="tanh", name="gate_hidden")
-        self.gate_hidden.build((None, None, 4 * size))
+        self.gate_hidden.build((None, None, 4 * size + 2))
         self.gate_score = keras.layers.Dense(1, name="gate_score")
         self.gate_score.build((None, None, self.units))
         self.update = keras.layers.Dense(size, activation="relu", name="update")
         self.update.build((None, 4 * size))
 
-    def call(self, facts, question, memory, present):
+    def reads(self, facts, question, memory, present, previous=None):
+        """(a, r): the softmax read's and the recency read's weights over the facts."""
         q, m = ops.expand_dims(question, 1), ops.expand_dims(memory, 1)
-        features = ops.concatenate([facts * q, facts * m, ops.abs(facts - q), ops.abs(facts - m)], axis=-1)
+        if previous is None:  # the first hop: as if the previous read were past the last fact
+            previous = ops.zeros_like(ops.cast(present, facts.dtype))
+            earlier = ops.ones_like(previous)
+        else:  # where the previous hop looked, as shares
+            previous = previous / (ops.sum(previous, axis=-1, keepdims=True) + 1e-6)
+            earlier = ops.sum(previous, axis=-1, keepdims=True) - ops.cumsum(previous, axis=-1)
+        features = ops.concatenate(
+            [facts * q, facts * m, ops.abs(facts - q), ops.abs(facts - m), ops.expand_dims(earlier, -1), ops.expand_dims(previous, -1)],
+            axis=-1,
+        )
         scores = ops.squeeze(self.gate_score(self.gate_hidden(features)), axis=-1)
         attention = ops.softmax(ops.where(present, scores, -1e9), axis=-1)
         recency = recency_weights(ops.sigmoid(scores) * ops.cast(present, scores.dtype))
+        return attention, recency
+
+    def call(self, facts, question, memory, present, previous=None):
+        attention, recency = self.reads(facts, question, memory, present, previous)
         read = lambda weights: ops.sum(ops.expand_dims(weights, -1) * facts, axis=1)  # noqa: E731
-        return self.update(ops.concatenate([memory, read(recency), read(attention), question], axis=-1))
+        found = 1.0 - (1.0 - attention) * (1.0 - recency)
+        return self.update(ops.concatenate([memory, read(recency), read(attention), question], axis=-1)), found
 
     def compute_output_shape(self, facts_shape, *other_shapes):
-        return (facts_shape[0], facts_shape[-1])
+        return (facts_shape[0], facts_shape[-1]), tuple(facts_shape[:2])
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}

@@ -6,7 +6,8 @@ answered by the story reader from what was said so far; "start over" forgets
 the story; anything else gets the chat model's reply.
 
 Chat: a dual encoder (`reply_ranker`) picks the reply from the bank of the
-training pairs' replies; trained on the English conversations of
+training pairs' replies, its score plus a reply prior and a TF-IDF term for
+replies whose training prompts are near the prompt; trained on the English conversations of
 chatterbot-corpus and the fixed question-answer pairs of the ALICE AIML set
 (`dialogue_pairs`). The sequence-to-sequence network it replaced
 (`seq2seq.Network`, the translator's network) stays as `generate`, its
@@ -84,8 +85,8 @@ class Model(seq2seq.Seq2SeqModel):
             return self.answer(self.story, line) if self.story else NO_STORY
         if beam_size is not None:
             return self.generate(line, beam_size=beam_size, argument="prompts")
-        ranker, bank, prior, vectors = self.reply_bank()
-        return ranker.choose(line, bank, vectors, prior)
+        ranker, bank, prior, vectors, neighbours = self.reply_bank()
+        return ranker.choose(line, bank, vectors, prior, neighbours)
 
     def forget(self):
         """Starts the conversation over: the story told so far is forgotten."""
@@ -100,13 +101,16 @@ class Model(seq2seq.Seq2SeqModel):
         return cache["model"]
 
     def reply_bank(self):
-        """(ranker, replies, weighted log-prior, reply encodings): what `reply` chooses from,
-        encoded once (6,846 replies, a few seconds)."""
+        """(ranker, replies, weighted log-prior, reply encodings, `PromptNeighbours`): what
+        `reply` chooses from, encoded once (6,846 replies, a few seconds)."""
         cache = self.__dict__.setdefault("_bank", {})
         if not cache:
             ranker = self.ranker()
-            bank, prior = reply_ranker.reply_bank()
-            cache["bank"] = (ranker, bank, reply_ranker.PRIOR_WEIGHT * prior, ranker.encode_replies(bank))
+            splits = data()
+            bank, prior = reply_ranker.reply_bank(splits)
+            cache["bank"] = (
+                ranker, bank, reply_ranker.PRIOR_WEIGHT * prior, ranker.encode_replies(bank), reply_ranker.neighbours(splits),
+            )
         return cache["bank"]
 
     def story_reader(self, size="10k"):
@@ -254,6 +258,9 @@ MEMN2N_LSTM_10K = {1: 100.0}
 MEMN2N_10K = {1: 100.0, 2: 99.7, 3: 97.9}
 # The story reader before this one (one LSTM over story and question), 10k, from its card.
 SINGLE_LSTM_10K = {1: 46.1, 2: 38.9, 3: 49.1, 6: 76.2, 7: 73.2}
+# The memory network of the version before, trained on answers alone (no supporting facts,
+# no previous-hop features), 10k, from its card.
+ANSWERS_ONLY_10K = {1: 100.0, 2: 38.0, 3: 50.1, 4: 91.6, 6: 100.0, 7: 99.3, 8: 99.1, 9: 100.0, 11: 96.2}
 
 
 def metrics_table(results):
@@ -273,6 +280,7 @@ def metrics_table(results):
             label = f"memory network, {name} questions per task" if name in STORY_READERS else name
             lines.append(f"| {label} | " + " | ".join(cell({int(k): v for k, v in accuracy.items()}, t) for t in tasks) + " |")
         for label, figures in (
+            ("previous memory network, trained on answers alone, 10k", ANSWERS_ONLY_10K),
             ("previous reader: one LSTM over story and question, 10k", SINGLE_LSTM_10K),
             ("Keras babi_rnn example, 1k (bAbI data)", KERAS_EXAMPLE_1K),
             ("LSTM in the MemN2N paper, 10k (bAbI data)", MEMN2N_LSTM_10K),
