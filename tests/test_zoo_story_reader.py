@@ -143,10 +143,10 @@ def test_supporting_fact_loss_is_minus_the_log_of_what_the_hop_found():
     np.testing.assert_allclose(loss, [np.log(2), 0.0], atol=1e-6)
 
 
-def test_the_network_with_attention_outputs_each_hops_read():
+def test_the_network_with_found_outputs_what_each_hop_found():
     config = {**story_reader.DEFAULT_CONFIG, "embedding": 8, "units": 8, "hops": 2, "words": story_reader.vocabulary(),
               "answers": story_reader.answers()}
-    network = story_reader.build_network(config, attention=True)
+    network = story_reader.build_network(config, found=True)
     encoding = story_reader.Encoding(config["words"], 50)
     examples = babi_tasks.examples(2, 3, seed=1)
     stories, questions = story_reader.Encoding.arrays([encoding.example(s, q) for s, q, _ in examples])

@@ -12,7 +12,7 @@ and DMN+ (Xiong et al. 2016), every recurrent part a `keras_lstm.LSTM`:
     m_0 = q,  m_{k+1} = MemoryHop_k(f, q, m_k)           (memory_network.py)
     answer = softmax(V [m_hops ; q])
 
-Trained on the generator, hop k's attention is also taught the question's k-th
+Trained on the generator, hop k is also taught the question's k-th
 supporting fact (`babi_tasks.questions`; bAbI's files name them too), as the
 first Memory Networks (Weston et al. 2015, "strong supervision") and the first
 DMN (Kumar et al. 2016) were: the answer alone did not teach the hops to chain
@@ -145,7 +145,7 @@ class Encoding:
         return [self.ids(s) for s in story[-self.max_sentences:]], self.ids(question)
 
     def supporting(self, questions, sentences, hops):
-        """(hops, batch, sentences) float32 targets for the hops' attention: hop k's row is
+        """(hops, batch, sentences) float32 targets for the hops' `found`: hop k's row is
         one-hot on the k-th supporting fact of each `babi_tasks.Question`, the hops past
         its facts on its last (the one that holds the answer: the memory stays there),
         where the fact is among the sentences kept; else zero, which costs nothing."""
@@ -184,7 +184,7 @@ class Batches(keras.utils.PyDataset):
     shuffled order; with `rename`, each example's names drawn anew each epoch
     (`babi_tasks.renamed`, seeded by seed, epoch and batch). With `supporting`, the
     examples are `babi_tasks.Question`s and each batch's targets are (answer index, then
-    each hop's supporting-fact target), for `build_network(config, attention=True)`."""
+    each hop's supporting-fact target), for `build_network(config, found=True)`."""
 
     def __init__(self, examples, config, batch_size, seed, rename=False, supporting=False):
         super().__init__()
@@ -217,9 +217,10 @@ class Batches(keras.utils.PyDataset):
 # --- the network ---------------------------------------------------------------
 
 
-def build_network(config, attention=False):
-    """The reader: (story, question) -> answer probabilities; with `attention`, then each
-    hop's attention over the sentences too (the network trained on supporting facts)."""
+def build_network(config, found=False):
+    """The reader: (story, question) -> answer probabilities; with `found`, then each
+    hop's `found` over the sentences too (`MemoryHop`; the network trained on supporting
+    facts)."""
     units, words, answers_ = config["units"], config["words"], config["answers"]
     story = keras.Input((None, None), dtype="int32", name="story")
     question = keras.Input((None,), dtype="int32", name="question")
@@ -238,13 +239,13 @@ def build_network(config, attention=False):
         keras_lstm.LSTM(2 * units, name="question_encoder")(question_words),
         bag_projection(BagOfWords(name="question_bag")(question_words, question)),
     ])
-    memory, attentions = asked, []
+    memory, hops_found = asked, []
     for hop in range(config["hops"]):
-        memory, read = MemoryHop(units, name=f"hop_{hop}")(facts, asked, memory, present, *attentions[-1:])
-        attentions.append(read)
+        memory, hop_found = MemoryHop(units, name=f"hop_{hop}")(facts, asked, memory, present, *hops_found[-1:])
+        hops_found.append(hop_found)
     state = keras.layers.Dropout(config["dropout"])(keras.layers.Concatenate()([memory, asked]))
     scores = keras.layers.Dense(len(answers_), activation="softmax", name="answer")(state)
-    return keras.Model([story, question], [scores, *attentions] if attention else scores, name="story_reader")
+    return keras.Model([story, question], [scores, *hops_found] if found else scores, name="story_reader")
 
 
 class Model(ZooModel):
@@ -322,7 +323,7 @@ def fit(examples, config, output=None, *, epochs, seed=0, batch_size=32, checkpo
     config["supporting_weight"] = config["supporting_weight"] if supporting else 0.0
     train_data = Batches(examples[held_out:], config, batch_size, seed, rename=rename, supporting=supporting)
     dev_data = Batches(examples[:held_out], config, 256, seed, supporting=supporting)
-    model = build_network(config, attention=supporting)
+    model = build_network(config, found=supporting)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * len(train_data), alpha=0.05)
     hops = config["hops"] if supporting else 0
     model.compile(
