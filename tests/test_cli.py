@@ -74,9 +74,9 @@ def inputs(tmp_path, monkeypatch):
             stream.setsampwidth(2)
             stream.setframerate(8000)
             stream.writeframes(b"\0\0" * frames * channels)
-    demand = np.full(500, 30000.0)
+    demand = np.full(800, 30000.0)
     np.savetxt("good.csv", demand)
-    np.savetxt("negative.csv", np.r_[demand[:497], -5.0, demand[:2]])
+    np.savetxt("negative.csv", np.r_[demand[:797], -5.0, demand[:2]])
     np.savetxt("gap.csv", np.r_[demand[:10], np.nan, demand[11:]])
     np.savetxt("short.csv", demand[:100])
     (tmp_path / "text.csv").write_text("30000\nabc\n")
@@ -107,13 +107,13 @@ REFUSED = [
     (["zoo", "run", "digit-speech-recognizer", "stereo.wav"],
      "keras-lstm zoo: stereo.wav: expected 16-bit mono PCM, got 16-bit with 2 channels"),
     (FORECAST + ["negative.csv"],
-     "keras-lstm zoo: --csv negative.csv: history[497] is -5.0; expected demand above 0 MW (1 of 500 values are 0 or below)"),
+     "keras-lstm zoo: --csv negative.csv: history[797] is -5.0; expected demand above 0 MW (1 of 800 values are 0 or below)"),
     (FORECAST + ["gap.csv"],
      "keras-lstm zoo: --csv gap.csv: history[10] is nan; expected a demand in MW at every half-hour "
-     "(1 of 500 values are missing (NaN) or infinite)"),
+     "(1 of 800 values are missing (NaN) or infinite)"),
     (FORECAST + ["short.csv"],
-     "keras-lstm zoo: --csv short.csv: history has shape (100,); expected a 1-D series of at least 432 "
-     "half-hourly values (a week plus the model's 96-step window)"),
+     "keras-lstm zoo: --csv short.csv: history has shape (100,); expected a 1-D series of at least 768 "
+     "half-hourly values (two weeks to start the smoothing, then the model's 96-step window)"),
     (FORECAST + ["text.csv"],
      "keras-lstm zoo: --csv text.csv: could not convert string 'abc' to float64 at row 1, column 1." + EXPECTED),
     (FORECAST + ["empty.csv"], 'keras-lstm zoo: --csv empty.csv: loadtxt: input contained no data: "empty.csv"' + EXPECTED),

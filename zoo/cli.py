@@ -11,7 +11,7 @@
 `train` writes to zoo/NAME by default (the committed files). `evaluate`
 recomputes the card's metrics and the baselines on the held-out data and
 prints them as the card's table; `--write` stores them in the manifest and
-the card. `run NAME --help` lists a model's own arguments. `babi` trains the
+the card, and redraws the card's plots where it has any. `run NAME --help` lists a model's own arguments. `babi` trains the
 qa-chatbot's story reader on bAbI's own files (`qa1_*_train.txt` in FOLDER, e.g.
 the dataset's `en-10k/`) and prints its accuracy on their test files.
 """
@@ -52,7 +52,7 @@ def add_commands(commands):
     evaluate = actions.add_parser("evaluate", help="recompute a model card's metrics")
     evaluate.add_argument("name", choices=zoo.list_models())
     evaluate.add_argument("--weights", help="a folder with model.json (default: zoo/NAME)")
-    evaluate.add_argument("--write", action="store_true", help="store the metrics in model.json and CARD.md")
+    evaluate.add_argument("--write", action="store_true", help="store the metrics in model.json and CARD.md (and redraw the card's plots)")
     babi = actions.add_parser("babi", help="train and test the story reader on bAbI's own files")
     babi.add_argument("folder", help="the folder of qaN_*_train.txt and qaN_*_test.txt files (bAbI's en/ or en-10k/)")
     babi.add_argument("--tasks", type=int, nargs="+", default=[1, 2, 3, 4, 6, 7, 8, 9, 11], help="task numbers")
@@ -105,6 +105,8 @@ def main(args):
         if card.exists():
             text = card.read_text()
             card.write_text(CARD_TABLE.sub(lambda match: match[1] + table + "\n" + match[2], text))
+        if hasattr(recipe, "write_figures"):  # the card's plots of these results, where it has any
+            recipe.write_figures(model, results, directory)
     return 0
 
 
