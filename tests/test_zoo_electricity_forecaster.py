@@ -65,12 +65,13 @@ def test_the_hybrids_smoothing_is_the_best_baseline(forecaster, series):
     same parameters, same day-ahead forecasts; the network adds what it learned."""
     from keras_lstm.zoo import double_seasonal, electricity_baselines
 
+    # Nelder-Mead on another CPU may end a few last bits away: compared to 1e-3, not exactly.
     parameters = double_seasonal.fit(series[: len(series) - ef.TEST_SIZE], "one-step")
-    assert forecaster.config["smoothing"] == pytest.approx(vars(parameters))
+    assert forecaster.config["smoothing"] == pytest.approx(vars(parameters), rel=1e-3)
     origins = ef.test_origins(series)[::50]
     smoothed = ef.smoothed_forecasts(ef.smooth(series, forecaster.config), origins, forecaster.config)
     baseline = electricity_baselines.double_seasonal_forecasts(series, origins, "one-step")
-    np.testing.assert_allclose(smoothed, baseline, rtol=1e-9)
+    np.testing.assert_allclose(smoothed, baseline, rtol=1e-4)
 
 
 def test_forecast_one_day_with_ordered_interval(forecaster, series):
@@ -117,15 +118,51 @@ def test_the_exported_network_with_the_smoothing_beside_it_forecasts_as_keras(fo
     smoothed = ef.smoothed_forecasts(states, origins, config)
     to_onnx(network, tmp_path / "forecaster.onnx", sample_inputs=inputs)
     to_tflite(network, tmp_path / "forecaster.tflite", sample_inputs=inputs)
-    session = onnxruntime.InferenceSession(str(tmp_path / "forecaster.onnx"))
+    session = onnxruntime.InferenceSession(str(tmp_path / "forecaster.onnx"), providers=["CPUExecutionProvider"])
     raw = {
         "onnx": session.run(None, {session.get_inputs()[0].name: inputs})[0],
         "tflite": next(iter(litert.run(tmp_path / "forecaster.tflite", {"inputs": inputs}).values())),
     }
     for runtime, output in raw.items():
-        quantiles = numpy_ordered_quantiles(np.asarray(output, "float64").reshape(len(origins), ef.HORIZON, 3))
+        quantiles = ef.order_quantiles(np.reshape(output, (len(origins), ef.HORIZON, 3)))
         for part, want in zip(ef.to_demand(quantiles, smoothed, config), expected):
             np.testing.assert_allclose(part, want, rtol=1e-6, atol=0.05, err_msg=runtime)  # MW
+
+
+def test_origins_before_the_smoothing_has_started_are_refused(forecaster, series):
+    times = ef.series_times(len(series))
+    with pytest.raises(ValueError, match=r"origins run from 50 to 3500; expected 768 \(two weeks"):
+        forecaster.forecast_origins(series, times, [50, 3500])
+    with pytest.raises(ValueError, match=r"origins run from 800 to 5000; expected 768 .* len\(series\) = 4032"):
+        forecaster.forecast_origins(series, times, [800, 5000])
+
+
+def test_to_demand_widens_the_band_by_the_margin_and_never_past_the_median():
+    # Quantiles (-1, 0.5, 2) of the miss, miss_std 100 MW, smoothing's forecast 1,000 MW.
+    # Margin 0.5: lower (-1 - 0.5) * 100 + 1,000 = 850, median 1,050, upper (2 + 0.5) * 100 + 1,000 = 1,250.
+    # Margin -2: the band would cross (lower 1,100 > median); it stops at the median.
+    quantiles, smoothed = np.array([[[-1.0, 0.5, 2.0]]]), np.array([[1000.0]])
+    median, lower, upper = ef.to_demand(quantiles, smoothed, {"miss_std": 100.0, "interval_margin": 0.5})
+    assert (median.item(), lower.item(), upper.item()) == (1050.0, 850.0, 1250.0)
+    median, lower, upper = ef.to_demand(quantiles, smoothed, {"miss_std": 100.0, "interval_margin": -2.0})
+    assert (median.item(), lower.item(), upper.item()) == (1050.0, 1050.0, 1050.0)
+
+
+def test_calibration_scores_are_the_distance_outside_the_band(forecaster, series):
+    """With a band of exactly -1..+1 (normalised), a miss t scores |t| - 1: positive outside,
+    negative inside. (A sign slip would widen the band where it should narrow.)"""
+
+    class Band:
+        def predict(self, inputs, verbose=0):
+            return np.tile(np.array([-1.0, 0.0, 1.0], "float32"), (len(inputs), ef.HORIZON, 1))
+
+    stub = ef.Model(Band(), forecaster.config)
+    times = ef.series_times(len(series))
+    origins = ef.week_origins(len(series) - ef.TEST_SIZE - ef.WEEK)[::40]
+    states = ef.smooth(series[: origins.max()], forecaster.config)
+    index = origins[:, None] + np.arange(ef.HORIZON)
+    by_hand = (series[index] - ef.smoothed_forecasts(states, origins, forecaster.config)) / forecaster.config["miss_std"]
+    np.testing.assert_allclose(ef.outside_band(stub, series, times, origins), np.abs(by_hand).ravel() - 1, rtol=1e-6)
 
 
 def test_evaluate_reproduces_the_card(forecaster):

@@ -17,7 +17,8 @@ and the k-step forecast from time t, with the AR(1) adjustment phi^k e_t
     l_t + d_{t-s1+k} + w_{t-s2+k} + phi^k e_t        (k <= s1)
 
 An *origin* o is the index of the first half-hour forecast: the forecast from
-o reads y[:o] only. The four parameters are fitted by Nelder-Mead on a
+o reads y[:o] only, once o is past the two weeks the initial state is
+estimated from (or the initial state is given). The four parameters are fitted by Nelder-Mead on a
 training series; how they are fitted (`CRITERIA`) matters more than anything
 else about the method.
 """
@@ -27,10 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 DAILY, WEEKLY = 48, 336
+WARMUP = 2 * WEEKLY  # the initial state is estimated from the first two weeks
 
 # How the parameters are fitted, each on the training series only:
 # - "one-step": the mean squared one-step error after the AR(1) adjustment,
-#   e_t - phi e_{t-1}, from the third week on (Taylor's criterion);
+#   e_t - phi e_{t-1}, after the warm-up weeks (Taylor's criterion);
 # - "day-ahead": the mean absolute percentage error of the 48-step forecasts from
 #   every 7th half-hour after two warm-up weeks (the metric the card reports).
 CRITERIA = ("one-step", "day-ahead")
@@ -57,7 +59,7 @@ class States:
     periods: tuple
 
 
-def initial_state(y, periods=(DAILY, WEEKLY), weeks=2):
+def initial_state(y, periods=(DAILY, WEEKLY), weeks=WARMUP // WEEKLY):
     """Initial level and indices from the first `weeks` long periods of `y`: the level is
     their mean; the daily index of each half-hour its mean there less the level; the weekly
     index of each half-hour of the week its mean there less the level and the daily index.
@@ -115,7 +117,7 @@ def _parameters(theta):
     return Parameters(float(alpha), float(delta), float(omega), float(np.tanh(theta[3])))
 
 
-def criterion(parameters, y, name, warmup=2 * WEEKLY, horizon=DAILY):
+def criterion(parameters, y, name, warmup=WARMUP, horizon=DAILY):
     """The fitting criterion `name` (see `CRITERIA`) of `parameters` on series `y`."""
     states = smooth(y, parameters)
     if name == "one-step":

@@ -11,11 +11,7 @@ import warnings
 import numpy as np
 
 from keras_lstm.zoo import double_seasonal
-
-DAY = 48
-WEEK = 7 * DAY
-HORIZON = DAY
-TEST_SIZE = 2 * WEEK
+from keras_lstm.zoo.electricity_forecaster import DAY, HORIZON, TEST_SIZE, WEEK
 
 
 def day_ahead_index(origins):
@@ -68,8 +64,10 @@ def arima_day_ahead(results, origins):
     """48-step forecasts from each origin of a statsmodels state-space ARIMA, all origins at
     once: its one-step predicted state at o, carried forward by the transition matrix. The
     same numbers as `results.get_prediction(start=o, end=o + 47, dynamic=0)` (tested)."""
-    ssm = results.model.ssm  # time-invariant: each matrix has a last (time) axis of length 1
+    ssm = results.model.ssm  # time-invariant: design and transition have a time axis of length 1
     design, transition = ssm.design[:, :, 0], ssm.transition[:, :, 0]
+    # The constant trend ("c", the only one used here) is the observation intercept, the same
+    # at every step: obs_intercept is (1, steps) with equal columns.
     obs_intercept, state_intercept = ssm.obs_intercept[0, 0], ssm.state_intercept[:, 0]
     state = results.predicted_state[:, np.asarray(origins)]
     columns = []
