@@ -110,7 +110,7 @@ def test_story_reader_answers_a_story(chatbot):
 def test_story_reader_answers_generated_stories_as_it_does_in_a_batch(chatbot):
     """`answer` (checked, one at a time) reads the generator's stories as `answer_many` does
     one story. In a batch a story is padded to the batch's longest, and the reader's LSTMs
-    read the padding (no mask): a few answers change (the card's Limits, 9 of 360)."""
+    read the padding (no mask): a few answers change (the card's Limits, 6 of 360)."""
     reader = chatbot.story_reader("10k")
     examples = [(story, question) for task in babi_tasks.TASKS for story, question, _ in babi_tasks.examples(task, 6, 9)]
     alone = [chatbot.answer(story, question) for story, question in examples]

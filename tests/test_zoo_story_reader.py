@@ -189,6 +189,23 @@ def test_a_reader_trains_saves_and_loads_the_same(small_reader):
     assert sorted(story_reader.evaluate(loaded)) == [1, 8]
 
 
+def test_training_goes_on_from_a_trained_reader(small_reader, tmp_path):
+    """`initial` carries the weights over: an epoch at a vanishing learning rate leaves the
+    answers as they were (a fresh network, seeded differently, would not give them)."""
+    zoo_model, _, _ = small_reader
+    examples = story_reader.generated(40, story_reader.TRAINING_SEED, [1, 8])
+    went_on, _ = story_reader.fit(
+        examples, zoo_model.config, epochs=1, learning_rate=1e-12, initial=zoo_model, seed=5,
+        checkpoint_dir=tmp_path / "checkpoint",
+    )
+    asked = [(story, question) for story, question, _ in babi_tasks.examples(8, 12, 3)]
+    np.testing.assert_allclose(
+        went_on.model.predict_on_batch(story_reader.Encoding.arrays([went_on.encoding.example(*a) for a in asked])),
+        zoo_model.model.predict_on_batch(story_reader.Encoding.arrays([zoo_model.encoding.example(*a) for a in asked])),
+        atol=1e-5,
+    )
+
+
 def test_a_generator_reader_refuses_sentences_of_other_forms(small_reader):
     zoo_model, _, _ = small_reader
     with pytest.raises(ValueError, match=r"story\[0\]='the the the\.' is not a sentence the model reads"):

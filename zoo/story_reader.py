@@ -306,10 +306,12 @@ def supporting_fact_loss(targets, found):
     return -ops.sum(targets * ops.log(ops.clip(found, 1e-7, 1.0)), axis=-1)
 
 
-def fit(examples, config, output=None, *, epochs, seed=0, batch_size=32, checkpoint_dir, learning_rate=5e-3, **about):
+def fit(examples, config, output=None, *, epochs, seed=0, batch_size=32, checkpoint_dir, learning_rate=5e-3,
+        initial=None, **about):
     """Trains a reader on [(story, question, answer)], or on `babi_tasks.Question`s with
     their supporting facts (taught to the hops with weight config["supporting_weight"]);
-    a tenth held out to watch.
+    a tenth held out to watch. `initial`: a trained `Model` of the same config to go on
+    training from (its weights; the optimizer starts afresh).
 
     The learning rate matters: at 2e-3 the hops never learn to find the fact a question
     needs within 120 epochs of task 1 (49 % on its test questions, the last sentence's
@@ -324,6 +326,9 @@ def fit(examples, config, output=None, *, epochs, seed=0, batch_size=32, checkpo
     train_data = Batches(examples[held_out:], config, batch_size, seed, rename=rename, supporting=supporting)
     dev_data = Batches(examples[:held_out], config, 256, seed, supporting=supporting)
     model = build_network(config, found=supporting)
+    if initial is not None:
+        # The saved reader is this network without the hops' `found` outputs: the same weights.
+        model.set_weights(initial.model.get_weights())
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * len(train_data), alpha=0.05)
     hops = config["hops"] if supporting else 0
     model.compile(
@@ -349,15 +354,32 @@ def fit(examples, config, output=None, *, epochs, seed=0, batch_size=32, checkpo
     return zoo_model, trained
 
 
+# (epochs, learning rate) of each stage; a stage goes on from the previous one's weights.
+# At 10k questions per task the dev accuracy was still rising after 15 epochs (93.7 %);
+# six more at 1e-3 took it to 94.3 % and task 8 from 94.3 to 95.8 % on the test stories.
+# Thirty epochs in one cosine cycle from 5e-3 did worse (87 % dev after 28): the rate
+# stayed high too long for the third hop to learn its facts.
+STAGES = {"1k": ((60, 5e-3),), "10k": ((15, 5e-3), (6, 1e-3))}
+
+
 def train(output=None, *, per_task=1000, tasks=None, epochs=None, seed=0, batch_size=32, config=None, checkpoint_dir=None):
-    """The reader on `per_task` generated questions of each task (all by default)."""
+    """The reader on `per_task` generated questions of each task (all by default), in the
+    `STAGES` of its size (`epochs`: one stage of that many instead)."""
     config = {**(config or {}), "words": vocabulary(), "answers": answers(), "data": "generator",
               "tasks": sorted(tasks or babi_tasks.TASKS), "questions_per_task": per_task}
-    return fit(
-        generated(per_task, TRAINING_SEED, tasks), config, output,
-        epochs=epochs or (60 if per_task <= 1000 else 15), seed=seed, batch_size=batch_size,
-        checkpoint_dir=checkpoint_dir or training.default_checkpoint_dir(f"story-reader-{per_task}"),
-    )
+    stages = ((epochs, 5e-3),) if epochs else STAGES["1k" if per_task <= 1000 else "10k"]
+    checkpoint_dir = checkpoint_dir or training.default_checkpoint_dir(f"story-reader-{per_task}")
+    examples, zoo_model, done = generated(per_task, TRAINING_SEED, tasks), None, []
+    for stage, (stage_epochs, learning_rate) in enumerate(stages):
+        last = stage == len(stages) - 1
+        zoo_model, trained = fit(
+            examples, config, output if last else None, epochs=stage_epochs, seed=seed, batch_size=batch_size,
+            learning_rate=learning_rate, initial=zoo_model,
+            checkpoint_dir=checkpoint_dir if stage == 0 else f"{checkpoint_dir}-stage-{stage + 1}",
+            **({"stages": done + [{"epochs": stage_epochs, "learning_rate": learning_rate}]} if len(stages) > 1 else {}),
+        )
+        done.append({"epochs": stage_epochs, "learning_rate": learning_rate, "seconds": trained["seconds"]})
+    return zoo_model, trained
 
 
 def accuracy(zoo_model, examples):
