@@ -196,22 +196,6 @@ class _DrawEachEpoch(keras.callbacks.Callback):
         self.batches.set_epoch(epoch)
 
 
-def _fit_data(batches):
-    """On TensorFlow, Keras fixes a PyDataset's shapes from its first batches
-    (see `seq2seq._fit_data`): there the batches go in as a tf.data.Dataset."""
-    if keras.backend.backend() != "tensorflow":
-        return batches
-    import tensorflow as tf
-
-    def generate():
-        for index in range(len(batches)):
-            yield batches[index]
-
-    ids = tf.TensorSpec((None, None), tf.int32)
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=((ids, ids), tf.TensorSpec((None, 2), tf.float32)))
-    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
-
-
 # --- the zoo model ---------------------------------------------------------------
 
 
@@ -353,7 +337,8 @@ def fit_pairs(model_class, train_pairs, dev_pairs, config, *, epochs, seed, batc
     model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0), loss=InBatchSoftmax())
     checkpoint_dir = Path(checkpoint_dir or training.default_checkpoint_dir(model_class.name))
     history, seconds = training.fit(
-        model, _fit_data(dataset), None, validation_data=_fit_data(validation), checkpoint_dir=checkpoint_dir,
+        model, training.fit_data(dataset, shuffle=False), None, validation_data=training.fit_data(validation, shuffle=False),
+        checkpoint_dir=checkpoint_dir,
         epochs=epochs, verbose=1, shuffle=False, callbacks=[_DrawEachEpoch(dataset), *callbacks],
     )
     shutil.rmtree(checkpoint_dir, ignore_errors=True)

@@ -22,7 +22,6 @@ Subwords come from sentencepiece (BPE), one vocabulary for both sides.
 
 import io
 import json
-import random
 import shutil
 from pathlib import Path
 
@@ -493,27 +492,6 @@ def encode_pairs(subwords, pairs):
     return [(s, t) for s, t in encoded if len(s) <= MAX_SUBWORDS and len(t) < MAX_SUBWORDS]
 
 
-def _fit_data(batches, shuffle=True):
-    """What `fit` takes for `batches`. On TensorFlow, Keras fixes the shapes of a
-    PyDataset from its first two batches, so a length those share becomes fixed and a
-    later batch of another length fails; there the batches go in as a tf.data.Dataset
-    with free lengths, in a new order each epoch (Python's `random`, as Keras shuffles)."""
-    if keras.backend.backend() != "tensorflow":
-        return batches
-    import tensorflow as tf
-
-    def generate():
-        order = list(range(len(batches)))
-        if shuffle:
-            random.shuffle(order)
-        for index in order:
-            yield batches[index]
-
-    ids = tf.TensorSpec((None, None), tf.int32)
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=((ids, ids), ids))
-    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
-
-
 # A finished stage's folder holds all the model's variables, its weights and its
 # dropout layers' seed states, so the next stage goes on as if it had not stopped.
 
@@ -585,10 +563,10 @@ def train(
         print(f"stage {number} of {len(stages)}: {len(examples)} training pairs, {stage_epochs} epochs "
               f"from learning rate {learning_rate}")
         history, seconds = training.fit(
-            model, _fit_data(dataset), None, validation_data=_fit_data(validation, shuffle=False),
+            model, training.fit_data(dataset), None, validation_data=training.fit_data(validation, shuffle=False),
             checkpoint_dir=checkpoint_dir / f"running-{number}",
             epochs=stage_epochs, verbose=1, callbacks=callbacks,
-            shuffle=keras.backend.backend() != "tensorflow",  # there `_fit_data` shuffles
+            shuffle=keras.backend.backend() != "tensorflow",  # there `fit_data` shuffles
         )
         results.append({
             "pairs": len(examples), "seconds": round(seconds, 1),

@@ -338,7 +338,9 @@ def fit(examples, config, output=None, *, epochs, seed=0, batch_size=32, checkpo
         metrics=[["accuracy"]] + [[]] * hops,
     )
     history, seconds = training.fit(
-        model, train_data, None, validation_data=dev_data, checkpoint_dir=checkpoint_dir, epochs=epochs, verbose=2
+        model, training.fit_data(train_data), None, validation_data=training.fit_data(dev_data, shuffle=False),
+        checkpoint_dir=checkpoint_dir, epochs=epochs, verbose=2,
+        shuffle=keras.backend.backend() != "tensorflow",  # there `fit_data` shuffles
     )
     accuracy_key = next(key for key in history.history if key.endswith("accuracy") and not key.startswith("val_"))
     zoo_model = Model(keras.Model(model.inputs, model.outputs[0]) if supporting else model, config)

@@ -73,6 +73,37 @@ def fit(model, x, y, *, checkpoint_dir, callbacks=(), **kwargs):
     return history, time.perf_counter() - start
 
 
+def fit_data(batches, shuffle=True):
+    """What `fit` takes for `batches`, a keras.utils.PyDataset of variable-length batches.
+
+    On TensorFlow, Keras fixes a PyDataset's shapes from its first two batches, so a length
+    those share becomes fixed and a later batch of another length fails. There the batches
+    go in as a tf.data.Dataset whose every axis is free (dtypes and structure from the
+    first batch), in a new order each epoch when `shuffle` (Python's `random`, as Keras
+    shuffles; pass fit(shuffle=False) then), with `on_epoch_end` called after each pass as
+    Keras calls it on a PyDataset. Other backends take the PyDataset as it is.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return batches
+    import random
+
+    import tensorflow as tf
+
+    def generate():
+        order = list(range(len(batches)))
+        if shuffle:
+            random.shuffle(order)
+        for index in order:
+            yield batches[index]
+        batches.on_epoch_end()
+
+    signature = tf.nest.map_structure(
+        lambda array: tf.TensorSpec((None,) * np.ndim(array), tf.as_dtype(np.asarray(array).dtype)), batches[0]
+    )
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
+
+
 def length_batches(lengths, batch_size):
     """Indices grouped into batches of similar length (less padding), in a fixed order."""
     order = np.argsort(lengths, kind="stable")
