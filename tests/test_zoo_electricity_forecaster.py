@@ -262,9 +262,14 @@ def test_interval_width_is_the_mean_of_upper_minus_lower():
     assert ef.interval_width(np.array([10.0, 21.0]), np.array([15.0, 25.0])) == pytest.approx(4.5)
 
 
+# The recipe on the first seven weeks: the network on weeks 3-6, the margin from weeks
+# 4-7; a fifth of the full recipe's days, for the tests of its mechanics.
+SHORT = 7 * ef.WEEK
+
+
 def test_recipe_is_deterministic_for_a_seed(tmp_path):
-    first, _ = ef.train(None, epochs=1, checkpoint_dir=tmp_path / "a")
-    second, _ = ef.train(None, epochs=1, checkpoint_dir=tmp_path / "b")
+    first, _ = ef.train(None, epochs=1, checkpoint_dir=tmp_path / "a", train_end=SHORT)
+    second, _ = ef.train(None, epochs=1, checkpoint_dir=tmp_path / "b", train_end=SHORT)
     for a, b in zip(first.model.get_weights(), second.model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert first.config["interval_margin"] == second.config["interval_margin"]
@@ -282,7 +287,7 @@ def test_recipe_resumes_from_its_checkpoint(tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        ef.train(None, epochs=2, checkpoint_dir=tmp_path, callbacks=[StopAfterFirstEpoch()])
+        ef.train(None, epochs=2, checkpoint_dir=tmp_path, callbacks=[StopAfterFirstEpoch()], train_end=SHORT)
     assert (tmp_path / "training_metadata.json").exists()
 
     class Epochs(keras.callbacks.Callback):
@@ -291,7 +296,7 @@ def test_recipe_resumes_from_its_checkpoint(tmp_path):
         def on_epoch_begin(self, epoch, logs=None):
             self.seen.append(epoch)
 
-    ef.train(tmp_path / "out", epochs=2, checkpoint_dir=tmp_path, callbacks=[Epochs()])
+    ef.train(tmp_path / "out", epochs=2, checkpoint_dir=tmp_path, callbacks=[Epochs()], train_end=SHORT)
     assert Epochs.seen == [1], "the second run trains only the epoch the first did not finish"
     assert not tmp_path.joinpath("training_metadata.json").exists(), "the checkpoint is removed when done"
     assert zoo.load("electricity-forecaster", tmp_path / "out").config["window"] == 96
