@@ -146,20 +146,16 @@ def demand_history(history, needed, window):
     return values
 
 
-def ordered_quantiles(raw):
-    """(…, 3) raw outputs -> quantiles that cannot cross: median ∓ softplus spreads."""
-    median = raw[..., 1:2]
-    lower = median - keras.ops.softplus(raw[..., 0:1])
-    upper = median + keras.ops.softplus(raw[..., 2:3])
-    return keras.ops.concatenate([lower, median, upper], axis=-1)
-
-
 @keras.saving.register_keras_serializable(package="keras_lstm.zoo")
 class OrderedQuantiles(keras.layers.Layer):
-    """`ordered_quantiles` as a layer: the network's last."""
+    """(…, 3) raw outputs -> quantiles that cannot cross: median ∓ softplus spreads.
+    (`order_quantiles` is the same in numpy, for runtimes that export the network without it.)"""
 
     def call(self, raw):
-        return ordered_quantiles(raw)
+        median = raw[..., 1:2]
+        lower = median - keras.ops.softplus(raw[..., 0:1])
+        upper = median + keras.ops.softplus(raw[..., 2:3])
+        return keras.ops.concatenate([lower, median, upper], axis=-1)
 
 
 def pinball_loss(quantiles):
