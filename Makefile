@@ -13,6 +13,11 @@ DEMO_BACKEND ?= jax
 # say why.
 DEBIAN_PACKAGES := trans-de-en espeak-ng
 
+# Wheels whose files are read and whose code is never imported, installed without
+# their dependencies (tflite-runtime, requests, ...: not needed for the files):
+# openWakeWord's ONNX speech front end, read by zoo/speech_embedding.py.
+FILES_ONLY_PACKAGES := openwakeword==0.5.1
+
 .PHONY: setup demo test test-slow clean debian-packages
 
 setup: $(STAMP)
@@ -26,10 +31,11 @@ debian-packages:
 	  echo "note: apt-get could not install $$missing; the tests that need them will skip"; \
 	fi
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock Makefile
 	@$(MAKE) --no-print-directory debian-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(FILES_ONLY_PACKAGES)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 

@@ -1,8 +1,16 @@
 import os
 import sys
 
-import keras
-import pytest
+# The tests' models are small, so on JAX much of their time is XLA compiling (the jax
+# run took twice the others'). At optimisation level 0 XLA's CPU backend compiles
+# faster and computes the same function (the forecaster's and story reader's test
+# files: 214 s -> 172 s). Set before `import keras`, which imports jax; only for JAX,
+# since TensorFlow reads XLA_FLAGS too.
+if os.environ.get("KERAS_BACKEND") == "jax":
+    os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
 
 # The suite runs once per backend (see the Makefile); a run without
 # KERAS_BACKEND would silently test only TensorFlow.

@@ -209,6 +209,23 @@ def test_nearest_neighbour_baseline_standardises_with_the_training_clips():
     assert dsr.nearest_neighbour_accuracy(train, test, features) == pytest.approx(100.0)
 
 
+def test_embedding_regression_baseline_standardises_with_the_training_clips():
+    # Training: digit 0 near 0, digit 1 near 1 (mean 0.5): the boundary is at 0.5. Test: three
+    # 1s at 0.6, 0.9 and 0.95, all right (100 %). Scaled with the test clips' own mean
+    # (0.82) instead, 0.6 would fall below the boundary and read as a 0: 67 %.
+    train = [clip(digit, take=take) for digit in (0, 1) for take in (5, 6, 7)]
+    test = [clip(1, take=take) for take in (0, 1, 2)]
+    features = {("theo", digit, take): np.array([float(digit) + 0.01 * (take - 6)]) for digit in (0, 1) for take in (5, 6, 7)}
+    features.update({("theo", 1, take): np.array([value]) for take, value in zip((0, 1, 2), (0.6, 0.9, 0.95))})
+    assert dsr.embedding_regression_accuracy(train, test, features) == pytest.approx(100.0)
+
+
+def test_pooled_embeddings_are_the_mean_then_the_maximum(clips):
+    pooled = dsr.pooled_embeddings(clips[:2])
+    assert pooled.shape == (2, 2 * 96)
+    assert (pooled[:, 96:] >= pooled[:, :96]).all()
+
+
 def test_run_command_prints_the_digits_heard(recognizer, tmp_path, capsys, clips):
     _, test = spoken_digits.official_split(clips)
     audio, references = dsr.test_strings(test, count=1, seed=3)

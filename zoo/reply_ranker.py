@@ -30,6 +30,7 @@ Evaluation (`evaluate`), on each source's held-out pairs:
   `qa_chatbot.retrieval_replies`.
 """
 
+import functools
 import math
 import shutil
 from collections import Counter
@@ -278,8 +279,13 @@ class PromptNeighbours:
             raise ValueError(f"{len(missing)} replies of the pairs are not in the bank, e.g. {missing[0]!r}")
         self.prompts = [prompt for prompt, _ in pairs]
         self.vectorizer = _vectorizer(self.prompts)
-        self.known = self.vectorizer.transform(self.prompts)
-        self.answers = np.array([index[reply] for _, reply in pairs], "int64")
+        self.answers = answers = np.array([index[reply] for _, reply in pairs], "int64")
+        # The training prompts grouped by the reply they got, so that each reply's best
+        # cosine is one `maximum.reduceat` over its group's block of columns.
+        order = np.argsort(answers, kind="stable")
+        self.known = self.vectorizer.transform(self.prompts)[order]
+        self.starts = np.flatnonzero(np.diff(answers[order], prepend=-1))
+        self.answered = answers[order][self.starts]
         self.bank_size = len(bank)
 
     def similarity(self, prompts, chunk=256):
@@ -287,8 +293,7 @@ class PromptNeighbours:
         result = np.zeros((len(prompts), self.bank_size), "float32")
         for start in range(0, len(prompts), chunk):
             cosines = (self.vectorizer.transform(prompts[start:start + chunk]) @ self.known.T).toarray()
-            # Each reply's best: a maximum over the training prompts it answered.
-            np.maximum.at(result[start:start + chunk].T, self.answers, cosines.T)
+            result[start:start + chunk, self.answered] = np.maximum.reduceat(cosines, self.starts, axis=1)
         return result
 
 
@@ -402,10 +407,17 @@ def recalls(scores, at=RECALL_AT):
     return {f"recall@{k}": recall_at_k(scores, k) for k in at}
 
 
-def _vectorizer(texts):
+@functools.lru_cache(maxsize=4)
+def _fitted_vectorizer(texts):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(lowercase=True, ngram_range=(1, 2), sublinear_tf=True).fit(texts)
+
+
+def _vectorizer(texts):
+    """A TF-IDF vectorizer fit on `texts`; `evaluate` asks for the same few fits once per
+    source and system, so the last four are kept (fitting is most of the baselines' time)."""
+    return _fitted_vectorizer(tuple(texts))
 
 
 def tfidf_scores(train_pairs, sets):
@@ -413,9 +425,16 @@ def tfidf_scores(train_pairs, sets):
     candidate's, the vectorizer fit on the training prompts and replies. (len(sets), candidates)."""
     vectorizer = _vectorizer([text for pair in train_pairs for text in pair])
     prompts = vectorizer.transform([p for p, _ in sets])
-    return np.stack([
-        (vectorizer.transform(candidates) @ prompts[k].T).toarray()[:, 0] for k, (_, candidates) in enumerate(sets)
-    ])
+    candidates = _candidate_rows(vectorizer, sets)
+    return np.stack([(candidates[k] @ prompts[k].T).toarray()[:, 0] for k in range(len(sets))])
+
+
+def _candidate_rows(vectorizer, sets):
+    """Each set's candidates as TF-IDF rows, [k] for set k: one `transform` for all of them
+    (a call per set spent most of `evaluate`'s time in scikit-learn's per-call overhead)."""
+    rows = vectorizer.transform([c for _, candidates in sets for c in candidates]).tocsr()
+    starts = np.cumsum([0] + [len(candidates) for _, candidates in sets])
+    return [rows[a:b] for a, b in zip(starts[:-1], starts[1:])]
 
 
 def nearest_prompt_scores(train_pairs, sets, neighbours=20):
@@ -428,10 +447,11 @@ def nearest_prompt_scores(train_pairs, sets, neighbours=20):
     known_prompts = prompt_vectorizer.transform([p for p, _ in train_pairs])
     known_replies = reply_vectorizer.transform([r for _, r in train_pairs])
     similar = (prompt_vectorizer.transform([p for p, _ in sets]) @ known_prompts.T).toarray()
+    candidates = _candidate_rows(reply_vectorizer, sets)
     rows = []
-    for k, (_, candidates) in enumerate(sets):
+    for k in range(len(sets)):
         nearest = np.argsort(-similar[k], kind="stable")[:neighbours]
-        matches = (reply_vectorizer.transform(candidates) @ known_replies[nearest].T).toarray()
+        matches = (candidates[k] @ known_replies[nearest].T).toarray()
         rows.append((matches * similar[k, nearest]).max(axis=1))
     return np.stack(rows)
 
