@@ -153,8 +153,8 @@ def import_tensorflow_quietly():
 
     Loading its libraries logs through absl before absl's logging is set up, and those
     lines (oneDNN, "Could not find cuda drivers") ignore TF_CPP_MIN_LOG_LEVEL. On JAX
-    and torch the demo loads TensorFlow midway (the recognizer's MelSpectrogram layer,
-    the TFLite exporter), which put them in the middle of its tables. On TensorFlow
+    and torch the demo loads TensorFlow midway (the TFLite exporter), which put them in
+    the middle of its tables. On TensorFlow
     `import keras` has loaded it before the demo starts, and this does nothing.
     """
     try:

@@ -7,6 +7,7 @@ of the metrics need no recordings.
 
 import wave
 
+import keras
 import numpy as np
 import pytest
 
@@ -45,8 +46,56 @@ def test_connected_strings_only_join_clips_of_one_speaker_and_split(clips):
 
 def test_model_takes_raw_audio_and_computes_its_features_itself(recognizer):
     names = [layer.name for layer in recognizer.model.layers]
-    assert names[:4] == ["audio", "peak", "mel", "log_mel"]
+    assert names == ["audio", "peak", "int16_scale", "log_mel_frames", "speech_embedding", "head"]
     assert recognizer.model.input.shape == (None, None)
+    assert recognizer.sample_rate == 16000
+
+
+def test_the_front_end_is_openwakewords_unchanged_by_training(recognizer):
+    from keras_lstm.zoo import speech_embedding
+
+    fresh = speech_embedding.front_end()
+    for name in ("log_mel_frames", "speech_embedding"):
+        assert not recognizer.model.get_layer(name).trainable_weights
+        for ours, theirs in zip(recognizer.model.get_layer(name).get_weights(), fresh.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(ours, theirs)
+
+
+def test_embedded_examples_are_centred_in_2_s_and_bucketed_by_half_seconds(recognizer):
+    # 0.5 s at 8 kHz -> 1 s at 16 kHz, 1.8 s with 0.4 s of silence at each end, centred in
+    # 2 s: (32000 - 512) // 160 + 1 = 197 frames, (197 - 76) // 8 + 1 = 16 embeddings. 2.3 s
+    # -> 3.1 s with the margins -> a 3.5 s batch: 347 frames, 34 embeddings.
+    rng = np.random.default_rng(0)
+    examples = [(rng.normal(0, 0.1, 4000).astype("float32"), [1]), (rng.normal(0, 0.1, 18400).astype("float32"), [2, 3])]
+    embedded = dsr.embedded_examples(recognizer.model, examples, rng)
+    assert [vectors.shape for vectors, _ in embedded] == [(16, 96), (34, 96)]
+    assert [digits for _, digits in embedded] == [[1], [2, 3]]
+    assert recognizer.steps([32000, 56000]) == [16, 34]
+    batches = dsr.EmbeddedBatches(embedded * 3, batch_size=4, seed=0)
+    shapes = sorted(batches[k][0].shape for k in range(len(batches)))
+    assert shapes == [(3, 16, 96), (3, 34, 96)]  # one length per batch: nothing padded
+    labels = {batch[0].shape[1]: batch[1][0] for batch in (batches[k] for k in range(len(batches)))}
+    assert labels[34].tolist() == [3, 4, 0, 0, 0, 0, 0]  # digit d is class d + 1, blanks after
+
+
+def test_training_on_embeddings_changes_the_head_alone(clips, tmp_path):
+    few = [clip for clip in clips if clip.take == 5 and clip.speaker == "theo"]
+    trained, record = dsr.train(
+        None, epochs=1, strings=0, clips=few, checkpoint_dir=tmp_path,
+        config={"copies": 1, "units": 8, "layers": 1},
+    )
+    assert np.isfinite(record["final_loss"])
+    keras.utils.set_random_seed(0)  # as `train` does before it builds: the same initial weights
+    untrained = dsr.Model.build_model(trained.config)
+    from keras_lstm.zoo import speech_embedding
+
+    speech_embedding.from_openwakeword(untrained.get_layer("log_mel_frames"), untrained.get_layer("speech_embedding"))
+    for name in ("log_mel_frames", "speech_embedding"):
+        for ours, theirs in zip(trained.model.get_layer(name).get_weights(), untrained.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(ours, theirs)
+    head = zip(trained.model.get_layer("head").get_weights(), untrained.get_layer("head").get_weights())
+    assert not all(np.array_equal(ours, initial) for ours, initial in head)
+    assert trained.config["front_end"] == "speech_embedding"
 
 
 def test_recognize_official_test_takes(recognizer, clips):
