@@ -120,8 +120,8 @@ class SpeechEmbedding(keras.layers.Layer):
             convolution.build((None, None, None, channels))
             channels = convolution.filters
 
-    def call(self, frames):
-        x = ops.expand_dims(frames, -1)
+    def call(self, log_mel):
+        x = ops.expand_dims(log_mel, -1)
         pools = {len(STEM): (2, 2)}
         pools.update({len(STEM) + len(STAGE_KERNELS) * (k + 1): pool for k, (_, pool) in enumerate(STAGES)})
         last = len(self.convolutions) - 1

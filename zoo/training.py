@@ -73,7 +73,7 @@ def fit(model, x, y, *, checkpoint_dir, callbacks=(), **kwargs):
     return history, time.perf_counter() - start
 
 
-def fit_data(batches, shuffle=True):
+def fit_data(batches, shuffle=True, shapes=None):
     """What `fit` takes for `batches`, a keras.utils.PyDataset of variable-length batches.
 
     On TensorFlow, Keras fixes a PyDataset's shapes from its first two batches, so a length
@@ -82,6 +82,10 @@ def fit_data(batches, shuffle=True):
     first batch), in a new order each epoch when `shuffle` (Python's `random`, as Keras
     shuffles; pass fit(shuffle=False) then), with `on_epoch_end` called after each pass as
     Keras calls it on a PyDataset. Other backends take the PyDataset as it is.
+
+    `shapes`, for batches that are tuples of arrays: each array's shape with None on the
+    axes that vary, where a layer needs the others known (a LayerNormalization over
+    features: TensorFlow cannot build one over an axis of unknown size).
     """
     if keras.backend.backend() != "tensorflow":
         return batches
@@ -97,9 +101,12 @@ def fit_data(batches, shuffle=True):
             yield batches[index]
         batches.on_epoch_end()
 
-    signature = tf.nest.map_structure(
-        lambda array: tf.TensorSpec((None,) * np.ndim(array), tf.as_dtype(np.asarray(array).dtype)), batches[0]
-    )
+    first = batches[0]
+    spec = lambda array, shape: tf.TensorSpec(shape, tf.as_dtype(np.asarray(array).dtype))  # noqa: E731
+    if shapes is None:
+        signature = tf.nest.map_structure(lambda array: spec(array, (None,) * np.ndim(array)), first)
+    else:
+        signature = tuple(spec(array, shape) for array, shape in zip(first, shapes, strict=True))
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
     return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
 
