@@ -6,7 +6,7 @@ import pytest
 
 from keras_lstm import zoo
 from keras_lstm.cli import main as cli_main
-from keras_lstm.zoo import de_en_translator, german_english
+from keras_lstm.zoo import de_en_translator, german_english, parallel_corpus, seq2seq
 from seq2seq_support import assert_close_scores, check_bad_input, check_exported_decoding, check_tflite_export
 
 needs_dictionary = pytest.mark.skipif(
@@ -24,6 +24,37 @@ def test_translates_one_sentence_or_a_list(translator):
     assert isinstance(english, str) and english.strip()
     both = translator.translate(["Das Haus ist groß.", "Wo ist der Bahnhof?"], beam_size=1)
     assert len(both) == 2 and both[0] == translator.translate("Das Haus ist groß.", beam_size=1)
+
+
+def test_text_of_any_length_is_translated_sentence_by_sentence_and_line_by_line(translator):
+    one, two = "Das Haus ist groß.", "Wo ist der Bahnhof?"
+    alone = translator.translate([one, two], beam_size=1)
+    assert translator.translate(f"{one} {two}", beam_size=1) == " ".join(alone)
+    assert translator.translate(f"{one}\n\n  {two}\n", beam_size=1) == "\n".join(alone)
+    many = translator.translate("Das ist gut. " * 200, beam_size=1)
+    assert many == " ".join([translator.translate("Das ist gut.", beam_size=1)] * 200)
+
+
+def test_a_sentence_longer_than_the_network_takes_is_split_not_cut(translator):
+    clause = "und dann gingen wir mit unseren Freunden in den großen Garten hinter dem alten Haus"
+    sentence = "Wir kamen spät an, " + ", ".join([clause] * 8) + "."
+    assert len(translator.subwords.encode(sentence)) > seq2seq.MAX_SUBWORDS
+    pieces = translator.pieces(sentence)
+    assert len(pieces) > 1 and " ".join(pieces).split() == sentence.split()
+    assert all(len(translator.subwords.encode(p)) <= seq2seq.MAX_SUBWORDS for p in pieces)
+    assert all(p.endswith(",") for p in pieces[:-1])  # cut after commas, where they fit
+    no_commas = sentence.replace(",", "")
+    pieces = translator.pieces(no_commas)
+    assert len(pieces) > 1 and " ".join(pieces).split() == no_commas.split()
+    assert translator.translate(sentence, beam_size=1).count(" ") > 40
+    with pytest.raises(ValueError, match=r"sentences\[1\] has a word of \d+ subwords"):
+        translator.translate(["Gut.", "Das ist " + "x9q" * 100 + "."], beam_size=1)
+
+
+def test_generate_refuses_an_input_it_would_have_to_cut(translator):
+    too_long = " ".join(["Haus"] * (seq2seq.MAX_INPUT_SUBWORDS + 1))
+    with pytest.raises(ValueError, match=rf"texts\[1\] is \d+ subwords long; expected at most {seq2seq.MAX_INPUT_SUBWORDS}"):
+        translator.generate(["Gut.", too_long], beam_size=1)
 
 
 def test_run_command_prints_one_line_per_sentence(translator, capsys):
@@ -54,6 +85,30 @@ def test_card_scores_reproduce(translator):
     recorded = translator.manifest["metrics"]
     results = de_en_translator.evaluate(translator, beam_size=None)
     assert_close_scores(results, {name: recorded[name] for name in results})
+
+
+@needs_dictionary
+def test_evaluate_adds_rows_for_each_corpus_source(translator, monkeypatch):
+    pairs = [("Das Haus ist groß.", "The house is big."), ("Wo ist der Bahnhof?", "Where is the station?")]
+    monkeypatch.setattr(de_en_translator, "data", lambda: (pairs, [], pairs[:1]))
+    asked = []
+
+    def corpus(names):
+        asked.append(list(names))
+        return {name: ([], [], pairs) for name in names}
+
+    monkeypatch.setattr(parallel_corpus, "corpus", corpus)
+    results = de_en_translator.evaluate(translator, beam_size=None, sources=["gnome-user-docs"])
+    assert asked == [["gnome-user-docs"]]
+    assert list(results) == [
+        "LSTM seq2seq, greedy", "word-by-word dictionary lookup",
+        "gnome-user-docs: LSTM seq2seq, greedy", "gnome-user-docs: word-by-word dictionary lookup",
+    ]
+    english = translator.translate([de for de, _ in pairs], beam_size=1)
+    expected = de_en_translator.scores(english, [[en] for _, en in pairs])
+    assert results["gnome-user-docs: LSTM seq2seq, greedy"] == expected
+    # The committed model trained on none: by default, no source rows.
+    assert not any(":" in row for row in de_en_translator.evaluate(translator, beam_size=None, baselines=False))
 
 
 def test_bad_settings_are_named(translator):

@@ -96,3 +96,18 @@ def test_the_installed_dictionary_gives_the_recipe_its_split():
     train, dev, test = german_english.split(pairs)
     assert (len(dev), len(test)) == (german_english.DEV_SIZE, german_english.TEST_SIZE)
     assert not any(german_english.PLACEHOLDERS.search(de + " " + en) for de, en in pairs)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Das ist gut. Das ist schlecht!", ["Das ist gut.", "Das ist schlecht!"]),
+    ("Er kam am 3. Mai. Sie ging.", ["Er kam am 3. Mai.", "Sie ging."]),
+    ("Wir brauchen z. B. Brot. Und Eier?", ["Wir brauchen z. B. Brot.", "Und Eier?"]),
+    ("Er sagte: „Komm!“ Dann ging er.", ["Er sagte: „Komm!“", "Dann ging er."]),
+    ("Eins\n\n  Zwei. Drei.  ", ["Eins", "Zwei.", "Drei."]),
+    ("Das kostet 3.50 Euro. 5 Leute kamen.", ["Das kostet 3.50 Euro.", "5 Leute kamen."]),
+    ("Was? nein. Doch…  Ja.", ["Was? nein.", "Doch…", "Ja."]),
+    ("Das Grab wurde auf 850 n. Chr. datiert.", ["Das Grab wurde auf 850 n. Chr. datiert."]),
+    ("   ", []),
+])
+def test_sentences_splits_a_german_text(text, expected):
+    assert german_english.sentences(text) == expected

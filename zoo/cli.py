@@ -7,13 +7,17 @@
     keras-lstm zoo evaluate NAME [--weights DIR] [--write]
     keras-lstm zoo run NAME [model arguments...]
     keras-lstm zoo babi FOLDER [--tasks 1 2 ...] [--epochs N] [--output DIR]
+    keras-lstm zoo corpus [--sources NAME ...] [--cache DIR] [--write FOLDER]
 
 `train` writes to zoo/NAME by default (the committed files). `evaluate`
 recomputes the card's metrics and the baselines on the held-out data and
 prints them as the card's table; `--write` stores them in the manifest and
 the card, and redraws the card's plots where it has any. `run NAME --help` lists a model's own arguments. `babi` trains the
 qa-chatbot's story reader on bAbI's own files (`qa1_*_train.txt` in FOLDER, e.g.
-the dataset's `en-10k/`) and prints its accuracy on their test files.
+the dataset's `en-10k/`) and prints its accuracy on their test files. `corpus`
+builds the German-English parallel text of translated Debian packages
+(`parallel_corpus`; fetching the packages it needs) and prints what each source
+gives; `--write` also writes its splits as TSV files.
 """
 
 import argparse
@@ -22,7 +26,7 @@ import re
 from pathlib import Path
 
 from keras_lstm import zoo
-from keras_lstm.zoo import artifacts
+from keras_lstm.zoo import artifacts, parallel_corpus
 
 CARD_TABLE = re.compile(r"(<!-- metrics:begin -->\n).*?(<!-- metrics:end -->)", re.S)
 
@@ -60,6 +64,10 @@ def add_commands(commands):
     babi.add_argument("--seed", type=int, default=0)
     babi.add_argument("--output", help="where to write the trained reader (default: not written)")
     babi.add_argument("--checkpoint-dir", help="resume point kept between epochs")
+    corpus = actions.add_parser("corpus", help="German-English parallel text from translated Debian packages")
+    corpus.add_argument("--sources", nargs="+", choices=list(parallel_corpus.SOURCES), help="default: all")
+    corpus.add_argument("--cache", help="where fetched .deb files are kept and unpacked (default: $KERAS_LSTM_DEBIAN_CACHE or ~/.cache/keras-lstm/debian)")
+    corpus.add_argument("--write", metavar="FOLDER", help="also write each split as SOURCE.{train,dev,test}.tsv")
     run = actions.add_parser("run", help="use a model on given input", add_help=False)
     run.add_argument("name", choices=zoo.list_models())
     run.add_argument("arguments", nargs=argparse.REMAINDER)
@@ -72,6 +80,9 @@ def main(args):
         return 0
     if args.action == "babi":
         return _babi(args)
+    if args.action == "corpus":
+        print(parallel_corpus.summary(args.sources, args.cache, args.write))
+        return 0
     recipe = zoo.recipe(args.name)
     if args.action == "train":
         options = {"seed": args.seed, "checkpoint_dir": args.checkpoint_dir, "data_parallel": args.data_parallel}

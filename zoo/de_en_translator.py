@@ -12,8 +12,9 @@ Metrics: BLEU and chrF from sacrebleu on the test split.
 """
 
 import argparse
+import re
 
-from keras_lstm.zoo import german_english, seq2seq
+from keras_lstm.zoo import german_english, parallel_corpus, seq2seq
 
 NAME = "de-en-translator"
 # Sennrich & Zhang (2019) for small data: a small BPE vocabulary, dropout on
@@ -26,6 +27,9 @@ DEFAULT_CONFIG = {
     **seq2seq.DEFAULT_CONFIG, "vocabulary": 2000, "embedding": 192, "word_dropout": 0.1,
     "label_smoothing": 0.1, "dictionary_phrases": 100_000, "lexical": True,
     "fine_tune_epochs": 6, "fine_tune_learning_rate": 1e-3,
+    # Translated Debian packages' pairs (`parallel_corpus.SOURCES` names) mixed into the
+    # first stage's training pairs.
+    "corpus_sources": [],
 }
 
 
@@ -35,14 +39,51 @@ class Model(seq2seq.Seq2SeqModel):
     name = NAME
 
     def translate(self, sentences, beam_size=5, length_penalty=1.0):
-        """English for one German sentence (str) or a list (or tuple) of them; `beam_size=1`
-        decodes greedily. An empty list gives an empty list; a blank sentence is a ValueError
-        and anything but a str a TypeError, each naming `sentences` (or `sentences[k]`)."""
-        if isinstance(sentences, str):
-            sentences = german_english.normalize(sentences)
-        elif isinstance(sentences, (list, tuple)):
-            sentences = [german_english.normalize(s) if isinstance(s, str) and s.strip() else s for s in sentences]
-        return self.generate(sentences, beam_size, length_penalty, argument="sentences")
+        """English for German text: one str, or a list (or tuple) of them, each of any length.
+
+        Each line is split into sentences (`german_english.sentences`), a sentence longer
+        than the network was trained on into pieces (`pieces`); all are translated in one
+        batch and joined again, lines by newlines. `beam_size=1` decodes greedily. An empty
+        list gives an empty list; a blank text is a ValueError and anything but a str a
+        TypeError, each naming `sentences` (or `sentences[k]`)."""
+        single, texts = seq2seq.checked_texts(sentences, "sentences")
+        flat, counts = [], []  # every piece; per text, per non-blank line, its number of pieces
+        for k, text in enumerate(texts):
+            counts.append([])
+            name = "sentences" if single else f"sentences[{k}]"
+            for line in text.splitlines():
+                pieces = [piece for s in german_english.sentences(line) for piece in self.pieces(s, argument=name)]
+                if pieces:
+                    flat.extend(pieces)
+                    counts[-1].append(len(pieces))
+        english = iter(self.generate(flat, beam_size, length_penalty, argument="sentences") if flat else [])
+        outputs = ["\n".join(" ".join(next(english) for _ in range(n)) for n in lines) for lines in counts]
+        return outputs[0] if single else outputs
+
+    def pieces(self, sentence, argument="sentence"):
+        """`sentence` (normalised) in pieces of at most `seq2seq.MAX_SUBWORDS` subwords, the
+        longest the network was trained on: itself if it fits, else cut after , ; or :
+        where the pieces fit, else between words. A single word longer than that is a
+        ValueError naming `argument`."""
+        sentence = german_english.normalize(sentence)
+        size = lambda text: len(self.subwords.encode(text))  # noqa: E731
+        if size(sentence) <= seq2seq.MAX_SUBWORDS:
+            return [sentence]
+        pieces = []
+        for clause in re.split(r"(?<=[,;:])\s+", sentence):
+            parts = [clause] if size(clause) <= seq2seq.MAX_SUBWORDS else clause.split()
+            for part in parts:
+                if size(part) > seq2seq.MAX_SUBWORDS:
+                    raise ValueError(
+                        f"{argument} has a word of {size(part)} subwords ({part[:40]!r}...); the translator "
+                        f"reads at most {seq2seq.MAX_SUBWORDS} at a time"
+                    )
+                joined = f"{pieces[-1]} {part}" if pieces else part
+                if pieces and size(joined) <= seq2seq.MAX_SUBWORDS:
+                    pieces[-1] = joined
+                else:
+                    pieces.append(part)
+        return pieces
 
 
 def data():
@@ -75,6 +116,9 @@ def train(output=None, *, epochs=30, seed=0, batch_size=64, checkpoint_dir=None,
     train_pairs = sentence_pairs
     if config.get("dictionary_phrases"):
         train_pairs = sentence_pairs + relevant_phrases(sentence_pairs, config["dictionary_phrases"], seed)
+    if config.get("corpus_sources"):
+        corpus = parallel_corpus.corpus(config["corpus_sources"])
+        train_pairs = train_pairs + [pair for name in config["corpus_sources"] for pair in corpus[name][0]]
     zoo_model, trained = seq2seq.train(
         Model, train_pairs, dev_pairs, config, epochs=epochs, seed=seed, batch_size=batch_size,
         checkpoint_dir=checkpoint_dir, callbacks=callbacks, fine_tune_pairs=sentence_pairs,
@@ -105,19 +149,31 @@ def scores(hypotheses, references):
     }
 
 
-def evaluate(zoo_model, *, baselines=True, beam_size=5):
-    """BLEU and chrF on the test split (each German sentence once, against all its
-    translations there): greedy, beam search (none with `beam_size=None`), and the
-    word-by-word baseline."""
+def evaluate(zoo_model, *, baselines=True, beam_size=5, sources=None):
+    """BLEU and chrF on the dictionary's test split (each German sentence once, against all
+    its translations there): greedy, beam search (none with `beam_size=None`), and the
+    word-by-word baseline; then the same on the test split of each of `sources`
+    (`parallel_corpus.SOURCES` names; by default those the model trained on), each row
+    named "SOURCE: ..."."""
     train_pairs, _, test_pairs = data()
+    words = german_english.lexicon(train_pairs) if baselines else None
+    results = scores_on(zoo_model, test_pairs, words, beam_size)
+    sources = zoo_model.config.get("corpus_sources", []) if sources is None else sources
+    for name, (_, _, source_test) in (parallel_corpus.corpus(sources).items() if sources else ()):
+        results.update({f"{name}: {row}": v for row, v in scores_on(zoo_model, source_test, words, beam_size).items()})
+    return results
+
+
+def scores_on(zoo_model, test_pairs, words=None, beam_size=5):
+    """{system: BLEU and chrF} on `test_pairs`: greedy, beam search (none with
+    `beam_size=None`), and with a lexicon `words`, word-by-word lookup."""
     test = german_english.with_references(test_pairs)
     sources = [de for de, _ in test]
     references = [options for _, options in test]
     results = {"LSTM seq2seq, greedy": scores(zoo_model.translate(sources, beam_size=1), references)}
     if beam_size:
         results[f"LSTM seq2seq, beam {beam_size}"] = scores(zoo_model.translate(sources, beam_size=beam_size), references)
-    if baselines:
-        words = german_english.lexicon(train_pairs)
+    if words is not None:
         results["word-by-word dictionary lookup"] = scores(
             [german_english.word_by_word(de, words) for de in sources], references
         )

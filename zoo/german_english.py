@@ -87,6 +87,32 @@ def sentence_pairs(path=None):
     return pairs
 
 
+# Words that end in a full stop without ending a sentence ("z. B.", "Nr. 5").
+ABBREVIATIONS = {
+    "z", "b", "d", "h", "u", "a", "o", "ä", "s", "bzw", "ca", "dr", "prof", "nr", "usw", "vgl", "evtl", "ggf",
+    "inkl", "max", "min", "mio", "mrd", "st", "str", "tel", "etc", "jh", "bzgl", "zb", "hr", "fr", "abs", "kap",
+    "n", "v", "chr",
+}
+SENTENCE_END = re.compile(r"""[.!?…]["'»«“”)\]]*(?=\s+["'„»«“(\[]*[A-ZÄÖÜ0-9])""")
+
+
+def sentences(text):
+    """The sentences of a German text, in order: lines apart, and within a line split after
+    . ! ? or … (and any closing quote) before a capital or a digit, but not after an
+    abbreviation ("z. B.", "n. Chr.") or an ordinal number ("am 3. Mai")."""
+    found = []
+    for line in text.splitlines():
+        start = 0
+        for end in SENTENCE_END.finditer(line):
+            word = re.search(r"(\w*)\W*$", line[start:end.start()])
+            last = word.group(1) if word else ""
+            if end[0][0] != "." or not (last.lower() in ABBREVIATIONS or last.isdigit()):
+                found.append(line[start:end.end()])
+                start = end.end()
+        found.append(line[start:])
+    return [" ".join(s.split()) for s in found if s.strip()]
+
+
 def with_references(pairs):
     """[(German sentence, [its English translations])]: each German sentence once, in the
     order first seen, with every translation the pairs give it (the split keeps them

@@ -67,7 +67,7 @@ class Model(seq2seq.Seq2SeqModel):
         `beam_size`: chat lines get the seq2seq network's reply with this beam instead of
         the ranker's. A blank prompt is a ValueError and anything but a str a TypeError,
         naming `prompts`."""
-        single, _ = self.encode(prompts, "prompts")
+        single, _ = seq2seq.checked_texts(prompts, "prompts")
         if beam_size is not None and (not isinstance(beam_size, int) or isinstance(beam_size, bool) or beam_size < 1):
             raise ValueError(f"beam_size={beam_size!r}; expected an int >= 1 (1 is greedy), or None for the ranker")
         replies = [self._respond(" ".join(line.split()), beam_size) for line in ([prompts] if single else prompts)]

@@ -36,6 +36,9 @@ from keras_lstm.zoo.base import ZooModel
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 SUBWORDS_FILE = "subwords.model"
 MAX_SUBWORDS = 96  # longer training pairs are left out
+# The longest input `generate` takes (a network reads longer inputs than it was
+# trained on, worse); a longer one is a ValueError, never cut silently.
+MAX_INPUT_SUBWORDS = 4 * MAX_SUBWORDS
 
 
 class Subwords:
@@ -418,6 +421,23 @@ class SubwordNetworkModel(ZooModel):
         return self._subwords
 
 
+def checked_texts(texts, argument="texts"):
+    """(whether one text was given, the texts as a list), or a TypeError/ValueError naming
+    `argument`: texts are a str or a list (or tuple) of them, none blank. An empty list is
+    no texts."""
+    single = isinstance(texts, str)
+    if not single and not isinstance(texts, (list, tuple)):
+        raise TypeError(f"{argument} is {type(texts).__name__}; expected a str or a list of str")
+    texts = [texts] if single else list(texts)
+    for k, text in enumerate(texts):
+        name = argument if single else f"{argument}[{k}]"
+        if not isinstance(text, str):
+            raise TypeError(f"{name} is {type(text).__name__}; expected a str")
+        if not text.strip():
+            raise ValueError(f"{name} is empty; expected some text")
+    return single, texts
+
+
 class Seq2SeqModel(SubwordNetworkModel):
     """A trained network and its vocabulary: `.model` (Keras, teacher forcing) and `.generate(texts)`.
 
@@ -428,20 +448,17 @@ class Seq2SeqModel(SubwordNetworkModel):
 
     def encode(self, texts, argument="texts"):
         """(whether one text was given, subword ids of each), or a TypeError/ValueError naming
-        `argument`: texts are a str or a list (or tuple) of them, none blank. An empty list
-        is no texts."""
-        single = isinstance(texts, str)
-        if not single and not isinstance(texts, (list, tuple)):
-            raise TypeError(f"{argument} is {type(texts).__name__}; expected a str or a list of str")
-        texts = [texts] if single else list(texts)
+        `argument` (see `checked_texts`); a text longer than MAX_INPUT_SUBWORDS subwords is
+        a ValueError too."""
+        single, texts = checked_texts(texts, argument)
         ids = []
         for k, text in enumerate(texts):
-            name = argument if single else f"{argument}[{k}]"
-            if not isinstance(text, str):
-                raise TypeError(f"{name} is {type(text).__name__}; expected a str")
-            if not text.strip():
-                raise ValueError(f"{name} is empty; expected some text")
-            ids.append(self.subwords.encode(" ".join(text.split()))[: 4 * MAX_SUBWORDS])
+            ids.append(self.subwords.encode(" ".join(text.split())))
+            if len(ids[-1]) > MAX_INPUT_SUBWORDS:
+                name = argument if single else f"{argument}[{k}]"
+                raise ValueError(
+                    f"{name} is {len(ids[-1])} subwords long; expected at most {MAX_INPUT_SUBWORDS}: split it"
+                )
         return single, ids
 
     def generate(self, texts, beam_size=5, length_penalty=1.0, argument="texts"):
