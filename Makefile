@@ -18,7 +18,12 @@ DEBIAN_PACKAGES := trans-de-en espeak-ng
 # openWakeWord's ONNX speech front end, read by zoo/speech_embedding.py.
 FILES_ONLY_PACKAGES := openwakeword==0.5.1
 
-.PHONY: setup demo test test-slow clean debian-packages
+# Debian main's voices for the speech recipe: real digit recordings (zoo/packaged_voices.py,
+# the card's unheard-voice rows) and flite's synthetic voices (zoo/flite_digits.py,
+# `--flite-voices`). `make voices` installs them; `make test` does not need them.
+VOICE_PACKAGES := asterisk-core-sounds-en-wav saytime flite
+
+.PHONY: setup demo test test-slow clean debian-packages voices
 
 setup: $(STAMP)
 
@@ -30,6 +35,9 @@ debian-packages:
 	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $$missing >/dev/null 2>&1)) || \
 	  echo "note: apt-get could not install $$missing; the tests that need them will skip"; \
 	fi
+
+voices:
+	@$(MAKE) --no-print-directory debian-packages DEBIAN_PACKAGES="$(VOICE_PACKAGES)"
 
 $(STAMP): pyproject.toml requirements.lock Makefile
 	@$(MAKE) --no-print-directory debian-packages

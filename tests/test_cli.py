@@ -131,6 +131,10 @@ REFUSED = [
     (["export", "x.wav", "--format", "onnx", "--out", "x.onnx"],
      "keras-lstm export: x.wav is not a .keras file (not a zip archive); expected a model saved as .keras"),
     (["chat", "--beam", "0"], "keras-lstm chat: --beam 0: expected 1 or more"),
+    (["zoo", "train", "qa-chatbot", "--synthetic-voices", "3"],
+     "keras-lstm zoo: --synthetic-voices applies to digit-speech-recognizer, not qa-chatbot"),
+    (["zoo", "train", "de-en-translator", "--flite-voices", "3"],
+     "keras-lstm zoo: --flite-voices applies to digit-speech-recognizer, not de-en-translator"),
 ]
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from keras_lstm import zoo
 from keras_lstm.zoo import digit_speech_recognizer as dsr
-from keras_lstm.zoo import spoken_digits
+from keras_lstm.zoo import packaged_voices, spoken_digits
 
 @pytest.fixture(scope="module")
 def recognizer():
@@ -158,6 +158,20 @@ def test_evaluate_reproduces_the_card_on_connected_strings(recognizer, clips):
     # One digit of 2,500 either way: float rounding differs between backends.
     assert scores["digit_error_rate"] == pytest.approx(recorded["digit_error_rate"], abs=0.05)
     assert scores["digit_error_rate"] < 5.0
+
+
+@pytest.mark.parametrize("voice", sorted(packaged_voices.VOICES))
+def test_unheard_real_voices_reproduce_the_card(recognizer, voice):
+    if voice not in packaged_voices.installed():
+        pytest.skip(f"Debian package {packaged_voices.VOICES[voice][0]} is not installed (make voices)")
+    clips = packaged_voices.load_clips(voice)
+    recorded = recognizer.manifest["metrics"][dsr.voice_row(voice)]
+    # Ten recordings: one more or fewer right is 10 points.
+    assert dsr.single_digit_accuracy(recognizer, clips) == pytest.approx(recorded["single_digit_accuracy"], abs=1)
+    audio, references = dsr.test_strings(clips)
+    # Its strings reuse those ten recordings: a recording heard differently moves many digits.
+    scores = dsr.string_scores(recognizer.recognize(audio), references)
+    assert scores["digit_error_rate"] == pytest.approx(recorded["digit_error_rate"], abs=1.0)
 
 
 def test_recognize_is_independent_of_batching_and_loudness(recognizer, clips):

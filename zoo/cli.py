@@ -3,7 +3,7 @@
     keras-lstm zoo list
     keras-lstm zoo train NAME [--epochs N] [--seed S] [--output DIR]
                               [--checkpoint-dir DIR] [--data-parallel]
-                              [--holdout-speaker SPEAKER] [--synthetic-voices N]
+                              [--holdout-speaker SPEAKER] [--synthetic-voices N] [--flite-voices N]
     keras-lstm zoo evaluate NAME [--weights DIR] [--write]
     keras-lstm zoo run NAME [model arguments...]
     keras-lstm zoo babi FOLDER [--tasks 1 2 ...] [--epochs N] [--output DIR]
@@ -50,6 +50,10 @@ def add_commands(commands):
         help="digit-speech-recognizer: add every digit from this many espeak-ng voices to the training data",
     )
     train.add_argument(
+        "--flite-voices", type=int,
+        help="digit-speech-recognizer: add every digit from this many flite voices (five voices at several pitches and speeds)",
+    )
+    train.add_argument(
         "--data-parallel", action="store_true",
         help="split each batch over all devices with keras.distribution.DataParallel (JAX backend)",
     )
@@ -94,10 +98,11 @@ def main(args):
                 raise ValueError(f"--holdout-speaker applies to digit-speech-recognizer, not {args.name}")
             options["holdout_speaker"] = args.holdout_speaker
             output = args.output or recipe.holdout_dir(args.holdout_speaker)
-        if args.synthetic_voices is not None:
-            if not hasattr(recipe, "synthetic_digits"):
-                raise ValueError(f"--synthetic-voices applies to digit-speech-recognizer, not {args.name}")
-            options["synthetic_voices"] = args.synthetic_voices
+        for option in ("synthetic_voices", "flite_voices"):
+            if getattr(args, option) is not None:
+                if not hasattr(recipe, "synthetic_digits"):
+                    raise ValueError(f"--{option.replace('_', '-')} applies to digit-speech-recognizer, not {args.name}")
+                options[option] = getattr(args, option)
         _, trained = recipe.train(output, **options)
         print(f"wrote {output}: {json.dumps(trained)}")
         return 0

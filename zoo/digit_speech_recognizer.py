@@ -30,7 +30,7 @@ import keras
 import numpy as np
 
 import keras_lstm
-from keras_lstm.zoo import artifacts, speech_embedding, spoken_digits, synthetic_digits, training
+from keras_lstm.zoo import artifacts, flite_digits, packaged_voices, speech_embedding, spoken_digits, synthetic_digits, training
 from keras_lstm.zoo.base import ZooModel
 
 NAME = "digit-speech-recognizer"
@@ -445,10 +445,11 @@ def training_examples(clips, rng, strings, synthetic=()):
 
 def train(
     output=None, *, epochs=20, seed=0, batch_size=32, strings=3000, holdout_speaker=None, checkpoint_dir=None,
-    data_parallel=False, config=None, clips=None, callbacks=(), synthetic_voices=0,
+    data_parallel=False, config=None, clips=None, callbacks=(), synthetic_voices=0, flite_voices=0,
 ):
     """The recipe. `holdout_speaker` trains the leave-one-speaker-out model instead of the official one;
-    `synthetic_voices` adds every digit from that many espeak-ng voices to the training data."""
+    `synthetic_voices` and `flite_voices` add every digit from that many espeak-ng and flite voices
+    to the training data."""
     keras.utils.set_random_seed(seed)
     chosen = (config or {}).get("front_end", DEFAULT_CONFIG["front_end"])
     if chosen not in FRONT_ENDS:
@@ -466,7 +467,8 @@ def train(
     else:
         train_clips, _ = spoken_digits.official_split(clips)
     rng = np.random.default_rng(seed)
-    synthetic = synthetic_digits.synthetic_clips(synthetic_voices, seed) if synthetic_voices else ()
+    synthetic = [*(synthetic_digits.synthetic_clips(synthetic_voices, seed) if synthetic_voices else ()),
+                 *(flite_digits.clips(flite_voices, seed) if flite_voices else ())]
     distribution = training.data_parallel() if data_parallel else None
     training.check_batch_size(batch_size, distribution)
     devices = training.device_count(distribution)
@@ -500,7 +502,7 @@ def train(
     zoo_model = Model(model, config)
     trained = {
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "strings": strings,
-        "synthetic_voices": synthetic_voices,
+        "synthetic_voices": synthetic_voices, "flite_voices": flite_voices,
         "backend": keras.backend.backend(), "seconds": round(seconds + front_end_seconds, 1),
         "front_end_seconds": round(front_end_seconds, 1),
         "final_loss": float(history.history["loss"][-1]),
@@ -628,10 +630,13 @@ def embedding_regression_accuracy(train_clips, test_clips, features):
     return 100 * float(np.mean(predicted == np.asarray([clip.digit for clip in test_clips])))
 
 
-def evaluate(zoo_model, *, baselines=True, holdout=True):
-    """The card's metrics: official test takes, connected strings from them, and the held-out speaker."""
+def evaluate(zoo_model, *, baselines=True, holdout=True, voices=True):
+    """The card's metrics: official test takes, connected strings from them, the held-out
+    speakers, and the real voices of `packaged_voices` that are installed."""
     clips = spoken_digits.load_clips()
     train_clips, test_clips = spoken_digits.official_split(clips)
+    heard_voices = {voice: packaged_voices.load_clips(voice) for voice in (packaged_voices.installed() if voices else ())}
+    every_clip = clips + [clip for voice_clips in heard_voices.values() for clip in voice_clips]
     audio, references = test_strings(test_clips)
     results = {
         "official": {
@@ -640,8 +645,8 @@ def evaluate(zoo_model, *, baselines=True, holdout=True):
         }
     }
     if baselines:
-        features = dict(zip(map(clip_key, clips), summary_features(clips)))
-        pooled = dict(zip(map(clip_key, clips), pooled_embeddings(clips)))
+        features = dict(zip(map(clip_key, every_clip), summary_features(every_clip)))
+        pooled = dict(zip(map(clip_key, every_clip), pooled_embeddings(every_clip)))
         results["official"]["nearest_neighbour_accuracy"] = nearest_neighbour_accuracy(
             train_clips, test_clips, features
         )
@@ -668,7 +673,22 @@ def evaluate(zoo_model, *, baselines=True, holdout=True):
             results[f"unseen speaker, mean of {len(unseen)}"] = {
                 key: float(np.mean([row[key] for row in unseen])) for key in unseen[0]
             }
+    for voice, voice_clips in heard_voices.items():
+        audio, references = test_strings(voice_clips)
+        row = {
+            "single_digit_accuracy": single_digit_accuracy(zoo_model, voice_clips),
+            **string_scores(zoo_model.recognize(audio), references),
+        }
+        if baselines:  # fitted on the official training takes, like the committed model
+            row["nearest_neighbour_accuracy"] = nearest_neighbour_accuracy(train_clips, voice_clips, features)
+            row["embedding_regression_accuracy"] = embedding_regression_accuracy(train_clips, voice_clips, pooled)
+        results[voice_row(voice)] = row
     return results
+
+
+def voice_row(voice):
+    """The card's row for a voice of `packaged_voices`."""
+    return f"unheard real voice: {voice} ({packaged_voices.VOICES[voice][0]})"
 
 
 # The log-mel recognizer (`LOG_MEL_CONFIG`) committed before the speech embedding, from its
