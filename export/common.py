@@ -20,9 +20,60 @@ from keras_lstm.stacked import StackedLSTM
 
 SUPPORTED = (
     "keras_lstm.LSTM, Bidirectional(keras_lstm.LSTM), StackedLSTM, Embedding, Dense, Concatenate, Add, "
-    "Attention, AdditiveAttention, GlobalAveragePooling1D, UnitNormalization, Reshape, Identity, Dropout, Activation, "
-    "fixed slices and Embedding's mask"
+    "Attention, AdditiveAttention, GlobalAveragePooling1D, UnitNormalization, LayerNormalization (last axis), Rescaling, "
+    "Reshape, Identity, Dropout, Activation, fixed slices, Embedding's mask, functional models inside the model, "
+    "and layers with their own export_onnx / export_tflite"
 )
+
+# A layer from outside keras_lstm (a zoo model's front end, a user's own) exports
+# through methods of its own, so that what it computes is stated beside its `call`:
+#   export_onnx(self, graph, x) -> the output's name, written with
+#       graph.node(op_type, *input_names, **attributes) and graph.constant(array)
+#   export_tflite(self, ops, x) -> the output, computed on the tf-keras twin's
+#       tensor x with `ops` (`tflite_lstm.TensorFlowOps`: keras.ops's names in
+#       TensorFlow, and `ops.tf`), weights read as numpy (outside any trace).
+# A layer that writes its math once against an `ops` argument gets its Keras
+# `call` and its TFLite export from the same lines.
+OWN_EXPORT = {"ONNX": "export_onnx", "TFLite": "export_tflite"}
+
+
+def own_export(layer, file_format):
+    """The layer's own export method for `file_format`, or None."""
+    return getattr(layer, OWN_EXPORT[file_format], None)
+
+
+def is_nested_model(layer):
+    """A functional (or Sequential) model used as a layer: exported layer by layer."""
+    return isinstance(layer, keras.Model) and (
+        isinstance(layer, keras.Sequential) or hasattr(layer, "_run_through_graph")
+    )
+
+
+def walk_nested(model, emit, args):
+    """What a model used as a layer gives: its single output, or the list of them."""
+    inputs = list(args[0]) if isinstance(args[0], (list, tuple)) else [args[0]]
+    outputs = walk(model, emit, inputs)
+    return outputs[0] if len(outputs) == 1 else outputs
+
+
+def check_layer_normalization(layer):
+    """LayerNormalization over the last axis, with Keras's (not RMS) scaling."""
+    axis = list(layer.axis) if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    try:
+        last = [-1, len(layer.input.shape) - 1]
+    except (AttributeError, ValueError):  # a layer used more than once has no single input
+        last = [-1]
+    if len(axis) != 1 or axis[0] not in last or getattr(layer, "rms_scaling", False):
+        raise ValueError(
+            f"Layer {layer.name!r}: LayerNormalization exports over the last axis without rms_scaling. "
+            f"Received: axis={layer.axis!r}, rms_scaling={getattr(layer, 'rms_scaling', False)!r}"
+        )
+
+
+def layer_normalization_weights(layer):
+    """(gamma or None, beta or None) of a LayerNormalization, as numpy."""
+    read = lambda weight: None if weight is None else keras.ops.convert_to_numpy(weight)  # noqa: E731
+    return read(layer.gamma if layer.scale else None), read(layer.beta if layer.center else None)
 
 
 def walk(model, emit, inputs):

@@ -17,9 +17,11 @@ in the report's "fallbacks"), `keras.layers.Bidirectional` of one (merge mode
 becomes the LSTM's sequence lengths, right-padded as post-padded ids give),
 `Dense`, `Concatenate`, `Add`, `Attention` (dot scores, no scale) and
 `AdditiveAttention` (no causal mask), `GlobalAveragePooling1D` (over the mask's steps),
-`UnitNormalization` (last axis), `Reshape`, `Dropout`, `Activation`,
-`Identity`, and fixed slices (`x[..., -16:]`). Anything else raises a
-`ValueError` naming the layer; nothing is exported half right.
+`UnitNormalization` and `LayerNormalization` (last axis), `Rescaling`,
+`Reshape`, `Dropout`, `Activation`, `Identity`, fixed slices (`x[..., -16:]`),
+functional models inside the model, and layers with their own `export_onnx`
+(`common.OWN_EXPORT`). Anything else raises a `ValueError` naming the layer;
+nothing is exported half right.
 """
 
 import keras
@@ -219,9 +221,41 @@ def _emit(graph, layer, *args, **kwargs):
         squares = node("ReduceSum", node("Mul", x, x), graph.constant("axis", np.array([-1], np.int64)), keepdims=1)
         inverse = node("Min", node("Reciprocal", node("Sqrt", squares)), graph.constant("most", np.array(1e12, np.float32)))
         return node("Mul", x, inverse)
+    if isinstance(layer, keras.layers.Rescaling):
+        scale, offset = (np.asarray(keras.ops.convert_to_numpy(v), np.float32) for v in (layer.scale, layer.offset))
+        return node("Add", node("Mul", x, graph.constant(f"{hint}_scale", scale)), graph.constant(f"{hint}_offset", offset))
+    if isinstance(layer, keras.layers.LayerNormalization):
+        common.check_layer_normalization(layer)
+        gamma, beta = common.layer_normalization_weights(layer)
+        features = layer.gamma.shape[-1] if layer.scale else layer.beta.shape[-1]
+        gamma = np.ones(features, np.float32) if gamma is None else gamma
+        beta = np.zeros(features, np.float32) if beta is None else beta
+        return node(
+            "LayerNormalization", x, graph.constant(f"{hint}_gamma", gamma), graph.constant(f"{hint}_beta", beta),
+            axis=-1, epsilon=float(layer.epsilon),
+        )
     if common.is_recurrent(layer):
         return common.emit_recurrent(layer, x, kwargs, lambda *args: onnx_lstm.emit(graph, *args))
+    if common.is_nested_model(layer):
+        return common.walk_nested(layer, lambda *a, **k: _emit(graph, *a, **k), args)
+    if common.own_export(layer, "ONNX"):
+        return layer.export_onnx(LayerGraph(graph, hint), x)
     raise common.unsupported(layer, "ONNX")
+
+
+class LayerGraph:
+    """What a layer's own `export_onnx(graph, x)` writes with (see `common.OWN_EXPORT`)."""
+
+    def __init__(self, graph, hint):
+        self._graph, self._hint = graph, hint
+
+    def node(self, op_type, *inputs, **attributes):
+        """Adds an ONNX node of `op_type`; returns its output's name."""
+        return self._graph.node(op_type, list(inputs), self._hint, **attributes)
+
+    def constant(self, array):
+        """Adds `array` as an initializer; returns its name."""
+        return self._graph.constant(self._hint, np.asarray(array))
 
 
 def _attention(graph, layer, inputs, kwargs):

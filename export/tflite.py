@@ -17,8 +17,11 @@ Any model, Sequential or functional, is walked with Keras's own traversal
 coupled gates, cell clip; anything else as a `WHILE` loop of plain builtins,
 named in the report's "fallbacks"), `Bidirectional` of one, `StackedLSTM`,
 `Embedding`, `Dense`, `Concatenate`, `Add`, `Attention` (dot scores),
-`AdditiveAttention`, `Reshape`, `Identity`, `Dropout`, `Activation`, fixed
-slices (`x[..., -16:]`), and the `not_equal` op of Embedding's mask.
+`AdditiveAttention`, `GlobalAveragePooling1D`, `UnitNormalization`,
+`LayerNormalization`, `Rescaling`, `Reshape`, `Identity`, `Dropout`,
+`Activation`, fixed slices (`x[..., -16:]`), the `not_equal` op of Embedding's
+mask, functional models inside the model, and layers with their own
+`export_tflite` (`common.OWN_EXPORT`).
 
 Running the file: the fused op keeps its final h and c in variable tensors,
 so a second `invoke()` of one interpreter would start from the last state:
@@ -245,8 +248,19 @@ def _emit(twin, layer, *args, **kwargs):
     if isinstance(layer, keras.layers.UnitNormalization):
         common.check_unit_normalization(layer)
         return x * tf.minimum(tf.math.rsqrt(tf.reduce_sum(x * x, axis=-1, keepdims=True)), 1e12)
+    if isinstance(layer, keras.layers.Rescaling):
+        scale, offset = (np.asarray(keras.ops.convert_to_numpy(v), np.float32) for v in (layer.scale, layer.offset))
+        return x * scale + offset
+    if isinstance(layer, keras.layers.LayerNormalization):
+        common.check_layer_normalization(layer)
+        gamma, beta = common.layer_normalization_weights(layer)
+        return tflite_lstm.TensorFlowOps().layer_norm(x, 1.0 if gamma is None else gamma, beta, layer.epsilon)
     if common.is_recurrent(layer):
         return common.emit_recurrent(layer, x, kwargs, lambda *args: tflite_lstm.emit(twin, *args))
+    if common.is_nested_model(layer):
+        return common.walk_nested(layer, lambda *a, **k: _emit(twin, *a, **k), args)
+    if common.own_export(layer, "TFLite"):
+        return layer.export_tflite(tflite_lstm.TensorFlowOps(), x)
     raise common.unsupported(layer, "TFLite")
 
 

@@ -103,6 +103,35 @@ class TensorFlowOps:
     def stack(self, xs, axis):
         return self.tf.stack(xs, axis)
 
+    # What layers with their own `export_tflite` use (common.OWN_EXPORT), with keras.ops's signatures.
+    def abs(self, x):
+        return self.tf.abs(x)
+
+    def log(self, x):
+        return self.tf.math.log(x)
+
+    def maximum(self, x, y):
+        return self.tf.maximum(x, y)
+
+    def max(self, x, axis=None, keepdims=False):
+        return self.tf.reduce_max(x, axis=axis, keepdims=keepdims)
+
+    def squeeze(self, x, axis=None):
+        return self.tf.squeeze(x, axis)
+
+    def pad(self, x, pad_width):
+        return self.tf.pad(x, pad_width)
+
+    def leaky_relu(self, x, negative_slope=0.2):
+        return self.tf.nn.leaky_relu(x, alpha=negative_slope)
+
+    def conv(self, x, kernel, strides=1, padding="valid"):
+        """Channels last, as keras.ops.conv: 1-D or 2-D by the kernel's rank."""
+        return self.tf.nn.convolution(x, kernel, strides=strides, padding=padding.upper())
+
+    def max_pool(self, x, pool_size, strides=None, padding="valid"):
+        return self.tf.nn.max_pool(x, pool_size, strides if strides is not None else pool_size, padding.upper())
+
 
 def tf_params(cell, weights):
     """The cell's options and its `weights` ({name: numpy array}, read outside any

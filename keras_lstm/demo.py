@@ -1,7 +1,8 @@
 """`make demo`: the zoo models at work, then exported and checked.
 
 1. electricity-forecaster forecasts each of the 14 held-out days.
-2. digit-speech-recognizer listens to held-out connected digit strings.
+2. digit-speech-recognizer listens to held-out connected digit strings, and
+   hears the same digits exported (raw audio in) to ONNX and TFLite.
 3. qa-chatbot replies to held-out prompts (ranked from its reply bank), its
    prompt and reply encoders exported to ONNX choose the same replies in
    onnxruntime, and it is told a generated story, then asked about it.
@@ -66,6 +67,33 @@ def recognizer_demo():
         print(f"  {len(recording) / 8000:4.1f} s  said {reference:<8} heard {text:<8} {mark}")
     accuracy = dsr.single_digit_accuracy(recognizer, test)
     print(f"  single digits, official test takes (250 recordings): {accuracy:.1f}% recognised")
+    recognizer_export_demo(recognizer, audio, heard)
+
+
+def recognizer_export_demo(recognizer, audio, heard):
+    """The whole network, raw audio in (front end included), in onnxruntime and LiteRT."""
+    import onnxruntime
+
+    from keras_lstm.export import litert
+    from keras_lstm.zoo import digit_speech_recognizer as dsr
+    from keras_lstm.zoo import spoken_digits
+
+    recordings = [recognizer.prepare(spoken_digits.resample(a, dsr.SAMPLE_RATE, recognizer.sample_rate))[None] for a in audio]
+    with tempfile.TemporaryDirectory() as folder:
+        reports = dsr.export(recognizer, folder)
+        onnx_file, tflite_file = (Path(folder) / dsr.EXPORTED_FILES[form] for form in ("onnx", "tflite"))
+        session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+        runs = {
+            "ONNX": lambda x: session.run(None, {"inputs": x})[0],
+            "TFLite": lambda x: _silenced(litert.run, tflite_file, {"inputs": x})["outputs"],
+        }
+        for name, run in runs.items():
+            same = sum(
+                dsr.greedy_decode(logits, [logits.shape[1]]) == [text] for logits, text in zip(map(run, recordings), heard)
+            )
+            report = reports[dsr.EXPORTED_FILES[name.lower()]]
+            print(f"  exported with its front end ({name}, {report['size_bytes'] / 2**20:.1f} MiB, max rel. error "
+                  f"{report['max_error']:.1e}): {same}/{len(heard)} strings heard as in Keras")
 
 
 def chatbot_demo():
@@ -132,6 +160,13 @@ def export_demo(forecaster):
             path = Path(folder) / f"forecaster.{name.lower()}"
             report = export(path)
             print(f"  {name:<8} {path.stat().st_size / 1024:7.1f} KiB {report['max_error']:15.1e}  {runtime}")
+
+
+def _silenced(function, *args):
+    """`function(*args)` with what native code writes to stderr dropped (LiteRT's
+    "Created TensorFlow Lite XNNPACK delegate" line)."""
+    with _native_stderr_silenced():
+        return function(*args)
 
 
 @contextlib.contextmanager

@@ -80,3 +80,37 @@ def masked_decoder_step():
 def masked_decoder_step_inputs():
     rng = np.random.default_rng(3)
     return [np.array([[4], [0]], "int32")] + [rng.standard_normal((2, UNITS)).astype("float32") for _ in "hc"]
+
+
+class FlooredScale(keras.layers.Layer):
+    """A layer of one's own, max(x * scale, -0.5) with a trained scale per feature, that
+    exports itself: its math once against `ops` (keras.ops or their TensorFlow twins),
+    and its ONNX nodes."""
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
+
+    def call(self, x):
+        return self.compute(keras.ops, x, self.scale)
+
+    def compute(self, ops, x, scale):
+        return ops.maximum(x * scale, -0.5)
+
+    def export_tflite(self, ops, x):
+        return self.compute(ops, x, keras.ops.convert_to_numpy(self.scale))
+
+    def export_onnx(self, graph, x):
+        scaled = graph.node("Mul", x, graph.constant(keras.ops.convert_to_numpy(self.scale)))
+        return graph.node("Max", scaled, graph.constant(np.array(-0.5, np.float32)))
+
+
+def nested_head():
+    """features -> Rescaling -> a layer of one's own -> a functional model inside the model
+    (LayerNormalization, an LSTM, Dense); the scaled features are a second output."""
+    features = keras.Input((None, WIDTH), name="features")
+    x = keras.layers.Rescaling(0.5, offset=0.25)(features)
+    x = FlooredScale(name="floored")(x)
+    inner = keras.Input((None, WIDTH))
+    y = keras_lstm.LSTM(UNITS, return_sequences=True)(keras.layers.LayerNormalization()(inner))
+    head = keras.Model(inner, keras.layers.Dense(3)(y), name="head")
+    return randomize(keras.Model(features, [head(x), x], name="nested_head"))

@@ -80,6 +80,7 @@ def test_exported_model_matches_keras_at_any_batch_and_length(case, tmp_path):
         (lambda: keras.layers.Conv1D(2, 3), r"\(Conv1D\) has no ONNX export here"),
         (lambda: keras.layers.GlobalAveragePooling1D(keepdims=True), r"exports with data_format='channels_last' and keepdims=False"),
         (lambda: keras.layers.UnitNormalization(axis=1), r"UnitNormalization exports over the last axis"),
+        (lambda: keras.layers.LayerNormalization(rms_scaling=True), r"LayerNormalization exports over the last axis"),
     ],
 )
 def test_what_cannot_export_says_why(layer, message, tmp_path):

@@ -11,7 +11,7 @@ from keras_lstm.export.onnx import to_onnx
 from keras_lstm.export.common import sample_inputs
 from functional_models import (
     UNITS, VOCABULARY, WIDTH, additive_decoder_step, decoder_step, lexical_decoder_step, randomize, slices,
-    variant_from_given_states, masked_decoder_step, masked_decoder_step_inputs,
+    variant_from_given_states, masked_decoder_step, masked_decoder_step_inputs, nested_head,
 )
 from support import relative_error
 
@@ -42,6 +42,7 @@ MODELS = {
     "additive_decoder_step": additive_decoder_step,
     "lexical_decoder_step": lexical_decoder_step,
     "slices": slices,
+    "nested_head": nested_head,
     "masked_forward": forward_lstm_with_mask,
 }
 

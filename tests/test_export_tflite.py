@@ -74,6 +74,7 @@ def test_quantized_models_are_smaller_and_close(tmp_path):
         ),
         (lambda: sequential(keras_lstm.LSTM(UNITS, activation="softplus")), {}, r"Layer 'lstm.*': activation 'softplus' has no export here"),
         (lambda: sequential(keras.layers.Conv1D(2, 3)), {}, r"\(Conv1D\) has no TFLite export here"),
+        (lambda: sequential(keras.layers.LayerNormalization(rms_scaling=True)), {}, r"LayerNormalization exports over the last axis"),
     ],
 )
 def test_what_cannot_export_says_why(build, kwargs, message, tmp_path):

@@ -8,7 +8,7 @@ import keras_lstm
 from keras_lstm.export.tflite import to_tflite
 from functional_models import (
     UNITS, VOCABULARY, WIDTH, additive_decoder_step, decoder_step, lexical_decoder_step, randomize, slices,
-    variant_from_given_states, masked_decoder_step, masked_decoder_step_inputs,
+    variant_from_given_states, masked_decoder_step, masked_decoder_step_inputs, nested_head,
 )
 
 STEPS = 7
@@ -42,6 +42,7 @@ MODELS = {
     "additive_decoder_step": additive_decoder_step,
     "lexical_decoder_step": lexical_decoder_step,
     "slices": slices,
+    "nested_head": nested_head,
     "masked_lstms": masked_lstms,
 }
 
@@ -53,7 +54,7 @@ def test_exported_graph_matches_keras_in_litert(case, tmp_path):
     assert report["max_error"] < 1e-5
     assert not [op for op in report["ops"] if op.startswith("Flex") or op == "WHILE"]
     sequences = {
-        "encoder": 2, "decoder_step": 0, "additive_decoder_step": 0, "lexical_decoder_step": 0, "masked_lstms": 3, "slices": 1,
+        "encoder": 2, "decoder_step": 0, "additive_decoder_step": 0, "lexical_decoder_step": 0, "masked_lstms": 3, "slices": 1, "nested_head": 1,
     }[case]
     assert report["fused_lstm_ops"] == sequences
 

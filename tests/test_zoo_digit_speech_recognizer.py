@@ -13,7 +13,7 @@ import pytest
 
 from keras_lstm import zoo
 from keras_lstm.zoo import digit_speech_recognizer as dsr
-from keras_lstm.zoo import packaged_voices, spoken_digits
+from keras_lstm.zoo import packaged_voices, spoken_digits, training
 
 @pytest.fixture(scope="module")
 def recognizer():
@@ -170,6 +170,39 @@ def test_unheard_real_voices_reproduce_the_card(recognizer, voice):
     assert dsr.single_digit_accuracy(recognizer, clips) == pytest.approx(recorded["single_digit_accuracy"], abs=1)
     # The card's strings of these voices (500 each) are left to `evaluate`: on JAX their
     # lengths compile for over a minute per voice; the string path is tested above.
+
+
+def test_exports_hear_raw_audio_as_keras_does(recognizer, clips, tmp_path):
+    # The whole network, front end included, in onnxruntime and the LiteRT interpreter:
+    # checked by the exporters on a test string, then run here on recordings of other
+    # lengths (one string, two single digits batched), decoded as a device would.
+    import onnxruntime
+
+    from keras_lstm.export import litert
+
+    reports = dsr.export(recognizer, tmp_path)
+    assert set(reports) == set(dsr.EXPORTED_FILES.values())
+    assert all(report["max_error"] < 1e-4 for report in reports.values())
+    assert reports["digit_speech_recognizer.onnx"]["lstm_nodes"] == 2  # the BiLSTM's two layers
+    assert reports["digit_speech_recognizer.tflite"]["fused_lstm_ops"] == 4  # two directions each
+    assert reports["digit_speech_recognizer.tflite"]["input_shapes"] == {"inputs": [1, None]}
+    _, test = spoken_digits.official_split(clips)
+    strings, said = dsr.test_strings(test, count=1, seed=11)
+    recordings = [recognizer.prepare(spoken_digits.resample(a, spoken_digits.SAMPLE_RATE, recognizer.sample_rate))
+                  for a in [strings[0], test[3].audio, test[40].audio]]
+    heard = recognizer.recognize([strings[0], test[3].audio, test[40].audio])
+    assert heard[0] == said[0] and heard[1:] == [str(test[3].digit), str(test[40].digit)]
+    session = onnxruntime.InferenceSession(str(tmp_path / "digit_speech_recognizer.onnx"), providers=["CPUExecutionProvider"])
+    for recording, expected in zip(recordings, heard):
+        keras_logits = keras.ops.convert_to_numpy(recognizer.model(recording[None]))
+        onnx_logits = session.run(None, {"inputs": recording[None]})[0]
+        tflite_logits = litert.run(str(tmp_path / "digit_speech_recognizer.tflite"), {"inputs": recording[None]})["outputs"]
+        for logits in (onnx_logits, tflite_logits):
+            assert np.abs(logits - keras_logits).max() < 1e-4 * np.abs(keras_logits).max()
+            assert dsr.greedy_decode(logits, [logits.shape[1]]) == [expected]
+    # A batch, padded as `recognize` pads it: each row decoded over its own steps.
+    batched = session.run(None, {"inputs": training.pad(recordings[1:], recognizer.bucket, "float32")})[0]
+    assert dsr.greedy_decode(batched, recognizer.steps([len(r) for r in recordings[1:]])) == heard[1:]
 
 
 def test_recognize_is_independent_of_batching_and_loudness(recognizer, clips):

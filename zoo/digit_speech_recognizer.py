@@ -25,6 +25,7 @@ takes, with speed, level and noise augmentation.
 
 import argparse
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -62,6 +63,9 @@ EMBEDDING_PEAK = speech_embedding.FULL_SCALE / 2
 EMBEDDING_BUCKET = speech_embedding.SAMPLE_RATE // 2
 
 
+PEAK_EPSILON = 1e-6  # silence stays silence
+
+
 def front_end(config):
     """"log_mel" (configs saved before there were two front ends) or "speech_embedding"."""
     return config.get("front_end", "log_mel")
@@ -72,8 +76,18 @@ class PeakNormalization(keras.layers.Layer):
     """Scales each recording to a peak of 1, so loudness does not matter (and zero padding is neutral)."""
 
     def call(self, audio):
-        peak = keras.ops.max(keras.ops.abs(audio), axis=-1, keepdims=True)
-        return audio / (peak + 1e-6)
+        return self.compute(keras.ops, audio)
+
+    def compute(self, ops, audio):
+        """The layer in `ops`: keras.ops, or their TensorFlow twins for TFLite."""
+        return audio / (ops.max(ops.abs(audio), axis=-1, keepdims=True) + PEAK_EPSILON)
+
+    def export_tflite(self, ops, audio):
+        return self.compute(ops, audio)
+
+    def export_onnx(self, graph, audio):
+        peak = graph.node("ReduceMax", graph.node("Abs", audio), axes=[-1], keepdims=1)  # axes an attribute until opset 18
+        return graph.node("Div", audio, graph.node("Add", peak, graph.constant(np.array(PEAK_EPSILON, np.float32))))
 
 
 @keras.saving.register_keras_serializable(package="keras_lstm.zoo")
@@ -769,6 +783,43 @@ def plot(zoo_model, path):
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+# --- export ------------------------------------------------------------------
+
+EXPORTED_FILES = {"onnx": "digit_speech_recognizer.onnx", "tflite": "digit_speech_recognizer.tflite"}
+
+
+def export_sample(zoo_model):
+    """A connected test string of the official split (never trained on), prepared as
+    `recognize` prepares it: (1, samples) at the network's rate."""
+    _, test_clips = spoken_digits.official_split(spoken_digits.load_clips())
+    audio, _ = test_strings(test_clips, count=1, seed=7)
+    return zoo_model.prepare(spoken_digits.resample(audio[0], SAMPLE_RATE, zoo_model.sample_rate))[None]
+
+
+def export(zoo_model, folder, formats=("onnx", "tflite"), sample=None):
+    """Writes the whole network to `folder`, raw audio in, per-step CTC scores out (the
+    speech embedding front end included: its layers export themselves), each file
+    checked against Keras by its exporter on `sample` (default `export_sample`). ONNX
+    takes any batch and length; TFLite batch 1, any length. A device does what
+    `recognize` does around the network: resample to `sample_rate`, pad with silence
+    (`prepare`), run the file, then `greedy_decode` (best class per step, repeats
+    merged, blanks dropped). Returns the exporters' reports by file name."""
+    from keras_lstm.export.onnx import to_onnx
+    from keras_lstm.export.tflite import to_tflite
+
+    exporters = {"onnx": to_onnx, "tflite": lambda model, path, **kwargs: to_tflite(model, path, batch_size=1, **kwargs)}
+    unknown = [form for form in formats if form not in EXPORTED_FILES]
+    if unknown:
+        raise ValueError(f"formats={list(formats)!r}; expected some of {sorted(EXPORTED_FILES)}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    sample = export_sample(zoo_model) if sample is None else np.asarray(sample, "float32")
+    return {
+        EXPORTED_FILES[form]: exporters[form](zoo_model.model, folder / EXPORTED_FILES[form], sample_inputs=sample)
+        for form in formats
+    }
 
 
 # --- `keras-lstm zoo run digit-speech-recognizer FILE.wav ...` -------------

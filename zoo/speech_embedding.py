@@ -43,6 +43,7 @@ FULL_SCALE = 32768.0  # openWakeWord's input unit: int16 PCM values, as float
 FFT_SIZE, WINDOW_SIZE, HOP = 512, 400, 160
 MEL_BANDS = 32
 FLOOR_DB = 80.0
+LN_10 = 2.3025851  # as the ONNX graph writes it
 WINDOW_FRAMES, WINDOW_STRIDE = 76, 8  # what one embedding reads, and how far apart they are
 UNITS = 96
 LEAK, ACTIVATION_FLOOR = 0.2, -0.4
@@ -79,13 +80,38 @@ class LogMelFrames(keras.layers.Layer):
         self.kernels = dft_kernels()
 
     def call(self, audio):
+        return self.compute(ops, audio, self.mel)
+
+    def compute(self, ops, audio, mel):
+        """The layer in `ops`: keras.ops, or their TensorFlow twins for TFLite."""
         spectrum = ops.conv(ops.expand_dims(audio, -1), ops.convert_to_tensor(self.kernels), strides=HOP, padding="valid")
         real, imaginary = spectrum[..., : self.bins], spectrum[..., self.bins:]
-        power = ops.matmul(real * real + imaginary * imaginary, self.mel)
+        power = ops.matmul(real * real + imaginary * imaginary, mel)
         # The ONNX graph's order: clip at 1e-10, natural log, * 10, / ln 10.
-        decibels = ops.log(ops.maximum(power, 1e-10)) * 10.0 / 2.3025851
+        decibels = ops.log(ops.maximum(power, 1e-10)) * 10.0 / LN_10
         decibels = ops.maximum(decibels, ops.max(decibels, axis=(1, 2), keepdims=True) - FLOOR_DB)
         return decibels / 10.0 + 2.0
+
+    def export_tflite(self, ops, audio):
+        return self.compute(ops, audio, keras.ops.convert_to_numpy(self.mel))
+
+    def export_onnx(self, graph, audio):
+        scalar = lambda value: graph.constant(np.array(value, np.float32))  # noqa: E731
+        axes = lambda *values: graph.constant(np.array(values, np.int64))  # noqa: E731
+        # ONNX convolves (batch, channels, samples) with (out, in, taps) kernels.
+        spectrum = graph.node(
+            "Conv", graph.node("Unsqueeze", audio, axes(1)), graph.constant(self.kernels.transpose(2, 1, 0)), strides=[HOP]
+        )
+        spectrum = graph.node("Transpose", spectrum, perm=[0, 2, 1])
+        real = graph.node("Slice", spectrum, axes(0), axes(self.bins), axes(2))
+        imaginary = graph.node("Slice", spectrum, axes(self.bins), axes(2 * self.bins), axes(2))
+        squares = graph.node("Add", graph.node("Mul", real, real), graph.node("Mul", imaginary, imaginary))
+        power = graph.node("MatMul", squares, graph.constant(keras.ops.convert_to_numpy(self.mel)))
+        logs = graph.node("Log", graph.node("Max", power, scalar(1e-10)))
+        decibels = graph.node("Div", graph.node("Mul", logs, scalar(10.0)), scalar(LN_10))
+        loudest = graph.node("ReduceMax", decibels, axes=[1, 2], keepdims=1)  # axes an attribute until opset 18
+        decibels = graph.node("Max", decibels, graph.node("Sub", loudest, scalar(FLOOR_DB)))
+        return graph.node("Add", graph.node("Div", decibels, scalar(10.0)), scalar(2.0))
 
     def compute_output_shape(self, input_shape):
         steps = None if input_shape[1] is None else frames(input_shape[1])
@@ -98,6 +124,8 @@ class LogMelFrames(keras.layers.Layer):
 STEM = (((3, 3), 24), ((1, 3), 24), ((3, 1), 24))
 STAGES = ((48, (1, 2)), (72, (2, 2)), (96, (1, 2)), (96, (2, 2)))
 STAGE_KERNELS = ((1, 3), (3, 1), (1, 3), (3, 1))
+# The pool before convolution k: after the stem, and after each stage.
+POOLS = {len(STEM): (2, 2), **{len(STEM) + len(STAGE_KERNELS) * (k + 1): pool for k, (_, pool) in enumerate(STAGES)}}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -121,19 +149,47 @@ class SpeechEmbedding(keras.layers.Layer):
             channels = convolution.filters
 
     def call(self, log_mel):
+        return self.compute(ops, log_mel, [c.kernel for c in self.convolutions], [c.bias for c in self.convolutions])
+
+    def compute(self, ops, log_mel, kernels, biases):
+        """The layer in `ops` (keras.ops, or their TensorFlow twins for TFLite), with each
+        convolution's kernel (time, band, in, out) and bias (None for the last)."""
         x = ops.expand_dims(log_mel, -1)
-        pools = {len(STEM): (2, 2)}
-        pools.update({len(STEM) + len(STAGE_KERNELS) * (k + 1): pool for k, (_, pool) in enumerate(STAGES)})
-        last = len(self.convolutions) - 1
-        for k, convolution in enumerate(self.convolutions):
-            if k in pools:
-                x = ops.max_pool(x, pools[k], strides=pools[k])
-            if convolution.kernel_size[1] == 3:  # the bands are padded, time never is
+        last = len(kernels) - 1
+        for k, (kernel, bias) in enumerate(zip(kernels, biases)):
+            if k in POOLS:
+                x = ops.max_pool(x, POOLS[k], strides=POOLS[k])
+            if kernel.shape[1] == 3:  # the bands are padded, time never is
                 x = ops.pad(x, ((0, 0), (0, 0), (1, 1), (0, 0)))
-            x = convolution(x)
+            x = ops.conv(x, kernel, padding="valid")
+            if bias is not None:
+                x = x + bias
             if k < last:
                 x = ops.maximum(ops.leaky_relu(x, LEAK), ACTIVATION_FLOOR)
         return ops.squeeze(x, axis=2)
+
+    def numpy_weights(self):
+        """Each convolution's (kernel, bias or None), as numpy."""
+        read = lambda weight: None if weight is None else keras.ops.convert_to_numpy(weight)  # noqa: E731
+        return [(read(c.kernel), read(c.bias)) for c in self.convolutions]
+
+    def export_tflite(self, ops, log_mel):
+        kernels, biases = zip(*self.numpy_weights())
+        return self.compute(ops, log_mel, kernels, biases)
+
+    def export_onnx(self, graph, log_mel):
+        # ONNX works in (batch, channels, time, band): the frames become one channel.
+        x = graph.node("Unsqueeze", log_mel, graph.constant(np.array([1], np.int64)))
+        weights = self.numpy_weights()
+        for k, (kernel, bias) in enumerate(weights):
+            if k in POOLS:
+                x = graph.node("MaxPool", x, kernel_shape=list(POOLS[k]), strides=list(POOLS[k]))
+            inputs = [x, graph.constant(kernel.transpose(3, 2, 0, 1))] + ([graph.constant(bias)] if bias is not None else [])
+            x = graph.node("Conv", *inputs, pads=[0, 1, 0, 1] if kernel.shape[1] == 3 else [0, 0, 0, 0])
+            if k < len(weights) - 1:
+                x = graph.node("Max", graph.node("LeakyRelu", x, alpha=LEAK), graph.constant(np.array(ACTIVATION_FLOOR, np.float32)))
+        # (batch, 96, embeddings, 1) -> (batch, embeddings, 96)
+        return graph.node("Transpose", graph.node("Squeeze", x, graph.constant(np.array([3], np.int64))), perm=[0, 2, 1])
 
     def compute_output_shape(self, input_shape):
         steps = None if input_shape[1] is None else embeddings(input_shape[1])
