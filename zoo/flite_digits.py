@@ -40,8 +40,8 @@ def synthesize(word, voice, pitch, stretch):
              "--setf", f"duration_stretch={stretch}", "--setf", f"int_f0_target_mean={pitch}"],
             check=True, capture_output=True,
         )
-        audio, rate = spoken_digits.read_wav(path)
-    return trim(spoken_digits.resample(audio, rate))
+        audio = spoken_digits.read_recording(path)
+    return trim(audio)
 
 
 def speakers(count, seed):

@@ -48,8 +48,7 @@ def read(path):
     """One recording as float32 samples at `spoken_digits.SAMPLE_RATE`."""
     if Path(path).suffix == ".au":
         return read_mu_law(path)
-    audio, rate = spoken_digits.read_wav(path)
-    return spoken_digits.resample(audio, rate)
+    return spoken_digits.read_recording(path)
 
 
 def installed():

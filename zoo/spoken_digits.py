@@ -74,6 +74,12 @@ def resample(audio, rate, target=SAMPLE_RATE):
     return np.interp(np.linspace(0, len(audio) - 1, length), np.arange(len(audio)), audio).astype("float32")
 
 
+def read_recording(path, rate=SAMPLE_RATE):
+    """A 16-bit mono WAV file (`read_wav`'s errors) as float32 samples at `rate`."""
+    audio, recorded_at = read_wav(path)
+    return resample(audio, recorded_at, rate)
+
+
 @dataclass(frozen=True)
 class Clip:
     digit: int
@@ -88,8 +94,7 @@ def load_clips(directory=None):
     clips = []
     for path in sorted((directory / "recordings").glob("*.wav")):
         digit, speaker, take = path.stem.split("_")
-        audio, rate = read_wav(path)
-        clips.append(Clip(int(digit), speaker, int(take), resample(audio, rate)))
+        clips.append(Clip(int(digit), speaker, int(take), read_recording(path)))
     if not clips:
         raise FileNotFoundError(f"no .wav files in {directory / 'recordings'}")
     return sorted(clips, key=lambda clip: (clip.speaker, clip.digit, clip.take))
