@@ -76,9 +76,8 @@ def recognizer_export_demo(recognizer, audio, heard):
 
     from keras_lstm.export import litert
     from keras_lstm.zoo import digit_speech_recognizer as dsr
-    from keras_lstm.zoo import spoken_digits
 
-    recordings = [recognizer.prepare(spoken_digits.resample(a, dsr.SAMPLE_RATE, recognizer.sample_rate))[None] for a in audio]
+    recordings = [recognizer.prepare(a)[None] for a in audio]
     with tempfile.TemporaryDirectory() as folder:
         reports = dsr.export(recognizer, folder)
         onnx_file, tflite_file = (Path(folder) / dsr.EXPORTED_FILES[form] for form in ("onnx", "tflite"))

@@ -188,8 +188,7 @@ def test_exports_hear_raw_audio_as_keras_does(recognizer, clips, tmp_path):
     assert reports["digit_speech_recognizer.tflite"]["input_shapes"] == {"inputs": [1, None]}
     _, test = spoken_digits.official_split(clips)
     strings, said = dsr.test_strings(test, count=1, seed=11)
-    recordings = [recognizer.prepare(spoken_digits.resample(a, spoken_digits.SAMPLE_RATE, recognizer.sample_rate))
-                  for a in [strings[0], test[3].audio, test[40].audio]]
+    recordings = [recognizer.prepare(a) for a in [strings[0], test[3].audio, test[40].audio]]
     heard = recognizer.recognize([strings[0], test[3].audio, test[40].audio])
     assert heard[0] == said[0] and heard[1:] == [str(test[3].digit), str(test[40].digit)]
     session = onnxruntime.InferenceSession(str(tmp_path / "digit_speech_recognizer.onnx"), providers=["CPUExecutionProvider"])

@@ -219,8 +219,10 @@ class Model(ZooModel):
         """Batches are padded to a multiple of this many samples."""
         return EMBEDDING_BUCKET if self.hears_embeddings else BUCKET
 
-    def prepare(self, recording):
-        """A recording at `sample_rate`, as the network takes it."""
+    def prepare(self, recording, sample_rate=SAMPLE_RATE):
+        """A recording at `sample_rate` (FSDD's 8 kHz by default) as the network takes it:
+        resampled to `self.sample_rate`, and padded with silence for the embedding."""
+        recording = spoken_digits.resample(recording, sample_rate, self.sample_rate)
         return centred(recording) if self.hears_embeddings else recording
 
     def steps(self, samples):
@@ -261,9 +263,7 @@ class Model(ZooModel):
         single = isinstance(audio, np.ndarray) and audio.ndim <= 1
         recordings = [audio] if single else list(audio)
         prepared = [
-            self.prepare(spoken_digits.resample(
-                recording_samples(recording, "audio" if single else f"audio[{k}]"), sample_rate, self.sample_rate
-            ))
+            self.prepare(recording_samples(recording, "audio" if single else f"audio[{k}]"), sample_rate)
             for k, recording in enumerate(recordings)
         ]
         digits = [None] * len(prepared)
@@ -748,7 +748,7 @@ def plot(zoo_model, path):
     _, test_clips = spoken_digits.official_split(spoken_digits.load_clips())
     audio, references = test_strings(test_clips, count=1, seed=7)
     heard = zoo_model.recognize(audio[0])
-    recording = zoo_model.prepare(spoken_digits.resample(audio[0], SAMPLE_RATE, zoo_model.sample_rate))
+    recording = zoo_model.prepare(audio[0])
     if zoo_model.hears_embeddings:
         # Embedding k reads frames 8k to 8k + 75: drawn at its window's middle.
         features = "log_mel_frames"
@@ -795,7 +795,7 @@ def export_sample(zoo_model):
     `recognize` prepares it: (1, samples) at the network's rate."""
     _, test_clips = spoken_digits.official_split(spoken_digits.load_clips())
     audio, _ = test_strings(test_clips, count=1, seed=7)
-    return zoo_model.prepare(spoken_digits.resample(audio[0], SAMPLE_RATE, zoo_model.sample_rate))[None]
+    return zoo_model.prepare(audio[0])[None]
 
 
 def export(zoo_model, folder, formats=("onnx", "tflite"), sample=None):
