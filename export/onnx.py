@@ -227,9 +227,10 @@ def _emit(graph, layer, *args, **kwargs):
     if isinstance(layer, keras.layers.LayerNormalization):
         common.check_layer_normalization(layer)
         gamma, beta = common.layer_normalization_weights(layer)
-        features = layer.gamma.shape[-1] if layer.scale else layer.beta.shape[-1]
-        gamma = np.ones(features, np.float32) if gamma is None else gamma
-        beta = np.zeros(features, np.float32) if beta is None else beta
+        # ONNX's LayerNormalization takes both; one of a single value broadcasts (its
+        # definition multiplies and adds them to the normalised input).
+        gamma = np.ones(1, np.float32) if gamma is None else gamma
+        beta = np.zeros(1, np.float32) if beta is None else beta
         return node(
             "LayerNormalization", x, graph.constant(f"{hint}_gamma", gamma), graph.constant(f"{hint}_beta", beta),
             axis=-1, epsilon=float(layer.epsilon),

@@ -106,11 +106,13 @@ class FlooredScale(keras.layers.Layer):
 
 def nested_head():
     """features -> Rescaling -> a layer of one's own -> a functional model inside the model
-    (LayerNormalization, an LSTM, Dense); the scaled features are a second output."""
+    (LayerNormalization, an LSTM, LayerNormalization without weights, Dense); the scaled
+    features are a second output."""
     features = keras.Input((None, WIDTH), name="features")
     x = keras.layers.Rescaling(0.5, offset=0.25)(features)
     x = FlooredScale(name="floored")(x)
     inner = keras.Input((None, WIDTH))
     y = keras_lstm.LSTM(UNITS, return_sequences=True)(keras.layers.LayerNormalization()(inner))
+    y = keras.layers.LayerNormalization(center=False, scale=False)(y)
     head = keras.Model(inner, keras.layers.Dense(3)(y), name="head")
     return randomize(keras.Model(features, [head(x), x], name="nested_head"))
