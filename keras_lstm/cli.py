@@ -4,12 +4,14 @@
     keras-lstm chat [--beam N]                   (talk to the qa-chatbot zoo model; tell it a story, ask about it)
     keras-lstm zoo list|train|evaluate|run ...   (see keras_lstm/zoo/cli.py)
     keras-lstm export MODEL.keras --format onnx|tflite --out PATH
-                      [--streaming] [--quantize dynamic|int8] [--batch-size 1]
+                      [--streaming] [--quantize dynamic|int8] [--batch-size 1] [--sample FILE.npy|.npz]
 
 The backend is Keras's: set KERAS_BACKEND (tensorflow, jax, torch) before
 running. `export` loads a saved model (.keras) and writes it with
-`keras_lstm.export`, checked in onnxruntime or LiteRT; it prints the report
-as JSON and exits non-zero (with the reason) if the export is refused.
+`keras_lstm.export`, checked in onnxruntime or LiteRT (on random inputs of 7
+steps, or on `--sample`: a model that needs longer inputs, such as the speech
+recognizer's raw audio, is checked on a real one); it prints the report as
+JSON and exits non-zero (with the reason) if the export is refused.
 """
 
 import argparse
@@ -19,30 +21,69 @@ import zipfile
 from pathlib import Path
 
 
+def _import_our_layers(path):
+    """Imports the modules of ours that the .keras file's layers come from (keras_lstm's
+    own, and the zoo's: a saved speech recognizer names keras_lstm.zoo.digit_speech_recognizer):
+    importing a module registers its layers, which Keras needs before it can load them."""
+    import importlib
+
+    import keras_lstm  # noqa: F401
+
+    def modules(config):
+        if isinstance(config, dict):
+            module = config.get("module")
+            if isinstance(module, str) and module.startswith("keras_lstm."):
+                yield module
+            for value in config.values():
+                yield from modules(value)
+        elif isinstance(config, list):
+            for value in config:
+                yield from modules(value)
+
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json")) if "config.json" in archive.namelist() else {}
+    for module in sorted(set(modules(config))):
+        importlib.import_module(module)
+
+
+def _read_sample(path):
+    """--sample: one array (.npy), or one per model input (.npz, in the inputs' order)."""
+    import numpy as np
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--sample {path}: no such file; expected a .npy array or a .npz of arrays")
+    loaded = np.load(path)
+    if isinstance(loaded, np.ndarray):
+        return loaded
+    arrays = [loaded[name] for name in loaded.files]
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
 def _export(args):
     import keras
-
-    import keras_lstm  # noqa: F401  (registers the layers the file names)
 
     # Keras says "File not found" for a file that exists but is no .keras archive.
     if not Path(args.model).is_file():
         raise FileNotFoundError(f"{args.model}: no such file; expected a model saved as .keras")
     if not zipfile.is_zipfile(args.model):
         raise ValueError(f"{args.model} is not a .keras file (not a zip archive); expected a model saved as .keras")
+    _import_our_layers(args.model)
     model = keras.saving.load_model(args.model)
+    sample = None if args.sample is None else _read_sample(args.sample)
     if args.format == "onnx":
         from keras_lstm.export.onnx import to_onnx
 
         if args.quantize or args.batch_size != 1:
             raise ValueError("--quantize and --batch-size apply to --format tflite only")
-        report = to_onnx(model, args.out, streaming=args.streaming)
+        report = to_onnx(model, args.out, streaming=args.streaming, sample_inputs=sample)
     else:
         from keras_lstm.export.tflite import to_tflite
 
         if args.quantize == "int8":
             raise ValueError("--quantize int8 needs calibration data: use keras_lstm.export.tflite.to_tflite")
         report = to_tflite(
-            model, args.out, batch_size=args.batch_size, quantize=args.quantize, streaming=args.streaming
+            model, args.out, batch_size=args.batch_size, quantize=args.quantize, streaming=args.streaming,
+            sample_inputs=sample,
         )
     print(json.dumps(report, indent=1))
 
@@ -74,6 +115,9 @@ def main(argv=None):
     export.add_argument("--streaming", action="store_true", help="one step with explicit state")
     export.add_argument("--quantize", choices=("dynamic", "int8"), help="TFLite quantization")
     export.add_argument("--batch-size", type=int, default=1, help="TFLite's fixed batch size")
+    export.add_argument(
+        "--sample", help="inputs to check the file on (.npy, or .npz with one array per input); default random, 7 steps"
+    )
     from keras_lstm.zoo import cli as zoo_cli
 
     zoo_cli.add_commands(commands)

@@ -48,6 +48,24 @@ def test_a_refused_export_exits_2_with_the_reason(tmp_path, capsys):
     assert "activation 'softplus' has no export here" in capsys.readouterr().err
 
 
+def test_a_saved_zoo_model_exports_checked_on_the_given_sample(tmp_path, capsys):
+    """The speech recognizer saved as .keras: its front end's layers live in the zoo's
+    module (imported from the file's own names), and 7 random samples are too short for
+    its frames, so the check runs on a real string (--sample)."""
+    from keras_lstm.zoo import digit_speech_recognizer
+
+    recognizer = digit_speech_recognizer.Model.load()
+    path, sample, out = tmp_path / "recognizer.keras", tmp_path / "audio.npy", tmp_path / "recognizer.onnx"
+    recognizer.model.save(path)
+    audio = digit_speech_recognizer.export_sample(recognizer)
+    np.save(sample, audio)
+    assert main(["export", str(path), "--format", "onnx", "--out", str(out), "--sample", str(sample)]) == 0
+    assert json.loads(capsys.readouterr().out)["max_error"] < 1e-5
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    scores = session.run(None, {session.get_inputs()[0].name: audio})[0]
+    assert relative_error(scores, to_numpy(recognizer.model(audio))) < 1e-5
+
+
 # --- bad input: one line on stderr, exit status 2, no traceback ------------------
 
 MODELS = {}  # each zoo model loaded once for all the commands below
