@@ -32,11 +32,19 @@ from keras_lstm.export import common, onnx_lstm
 _FLOAT, _INT64, _BOOL = 1, 7, 9
 
 
-class _Graph:
-    """Collects ONNX nodes and initializers with unique names."""
+# Reductions whose axes are an attribute until opset 17 and an input from opset 18
+# (ReduceSum's moved at 13, which this exporter's lowest opset already has).
+_AXES_INPUT_FROM_18 = {
+    "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd",
+    "ReduceSumSquare",
+}
 
-    def __init__(self, onnx, streaming=False):
-        self.onnx = onnx
+
+class _Graph:
+    """Collects ONNX nodes and initializers with unique names, for one opset."""
+
+    def __init__(self, onnx, opset, streaming=False):
+        self.onnx, self.opset = onnx, opset
         self.streaming = streaming
         self.nodes, self.initializers, self.count = [], [], 0
         self.states = []  # (name, size) of each state input, in layer order
@@ -58,13 +66,17 @@ class _Graph:
         return name
 
     def node(self, op, inputs, hint, outputs=1, **attributes):
+        """Adds a node; reductions are written with `axes=[...]` as an attribute, which
+        becomes an input where the opset wants one."""
+        if op in _AXES_INPUT_FROM_18 and "axes" in attributes and self.opset >= 18:
+            inputs = [*inputs, self.constant(f"{hint}_axes", np.array(attributes.pop("axes"), np.int64))]
         names = [self.name(f"{hint}_{op.lower()}") for _ in range(outputs)]
         self.nodes.append(self.onnx.helper.make_node(op, inputs, names, name=self.name(hint), **attributes))
         return names[0] if outputs == 1 else names
 
     def subgraph(self, offset):
         """A loop body: its own nodes, the outer graph's initializers and names."""
-        body = _Graph(self.onnx)
+        body = _Graph(self.onnx, self.opset)
         body.constant = self.constant
         body.weights = self.weights
         body.count = self.count + offset
@@ -109,11 +121,13 @@ def to_onnx(model, path, opset=17, verify=True, sample_inputs=None, tolerance=No
 
     if quantize not in (None, "dynamic"):
         raise ValueError(f"`quantize` must be None or 'dynamic'. Received: quantize={quantize!r}")
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 17:
+        raise ValueError(f"`opset` must be an int, 17 or later (LayerNormalization came in 17). Received: opset={opset!r}")
     inputs = common.model_inputs(model)
     single = len(model.inputs) == 1 and len(model.outputs) == 1
     if streaming and len(inputs) != 1:
         raise ValueError("streaming=True takes a model with one input (the frame).")
-    graph = _Graph(onnx, streaming=streaming)
+    graph = _Graph(onnx, opset, streaming=streaming)
     input_names = ["inputs"] if single else [name for name, _, _ in inputs]
     outputs = common.walk(model, lambda layer, *args, **kwargs: _emit(graph, layer, *args, **kwargs), input_names)
     output_names = ["outputs"] if single else common.output_names(model, len(outputs))
@@ -211,7 +225,7 @@ def _emit(graph, layer, *args, **kwargs):
         axis = lambda k: graph.constant("axis", np.array([k], np.int64))  # noqa: E731
         mask = kwargs.get("mask")
         if mask is None:
-            return node("ReduceMean", x, axes=[1], keepdims=0)  # axes an attribute until opset 18
+            return node("ReduceMean", x, axes=[1], keepdims=0)
         # Keras: the sum over the steps the mask keeps, over how many it keeps.
         kept = node("Unsqueeze", node("Cast", mask, to=_FLOAT), axis(2))
         return node("Div", node("ReduceSum", node("Mul", x, kept), axis(1), keepdims=0), node("ReduceSum", kept, axis(1), keepdims=0))

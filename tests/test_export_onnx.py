@@ -174,6 +174,28 @@ def test_functional_chains_and_branches_export(tmp_path):
     assert report["lstm_nodes"] == 2 and len(report["outputs"]) == 2 and report["max_error"] < 1e-5
 
 
+@pytest.mark.parametrize("opset", [18, 21])
+def test_later_opsets_take_their_own_forms(opset, tmp_path):
+    """From opset 18 a reduction's axes are an input, not an attribute (ReduceMean here,
+    the speech front end's ReduceMax in its own test)."""
+    model = sequential(
+        keras_lstm.LSTM(UNITS, return_sequences=True), keras.layers.LayerNormalization(),
+        keras.layers.GlobalAveragePooling1D(), keras.layers.UnitNormalization(),
+    )
+    report = to_onnx(model, tmp_path / "model.onnx", opset=opset)
+    assert report["lstm_nodes"] == 1 and report["max_error"] < 1e-5
+    written = onnx.load(str(tmp_path / "model.onnx"))
+    assert [o.version for o in written.opset_import if o.domain == ""] == [opset]
+    [mean] = [n for n in written.graph.node if n.op_type == "ReduceMean"]
+    assert len(mean.input) == 2 and not [a for a in mean.attribute if a.name == "axes"]
+
+
+@pytest.mark.parametrize("opset", [16, 17.0, True])
+def test_opsets_before_17_are_refused(opset, tmp_path):
+    with pytest.raises(ValueError, match=r"`opset` must be an int, 17 or later"):
+        to_onnx(sequential(keras_lstm.LSTM(UNITS)), tmp_path / "model.onnx", opset=opset)
+
+
 def test_dynamic_quantization_is_smaller_and_close(tmp_path):
     model = sequential(keras_lstm.LSTM(64, return_sequences=True), keras.layers.Dense(1))
     for weight in model.weights:  # weights of a usual scale

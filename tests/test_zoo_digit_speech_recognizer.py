@@ -172,6 +172,14 @@ def test_unheard_real_voices_reproduce_the_card(recognizer, voice):
     # lengths compile for over a minute per voice; the string path is tested above.
 
 
+def test_front_end_exports_at_opset_18(recognizer, tmp_path):
+    # Its ReduceMax nodes take their axes as an input there.
+    from keras_lstm.export.onnx import to_onnx
+
+    report = to_onnx(recognizer.model, tmp_path / "opset18.onnx", opset=18, sample_inputs=dsr.export_sample(recognizer))
+    assert report["max_error"] < 1e-4 and report["lstm_nodes"] == 2
+
+
 def test_exports_hear_raw_audio_as_keras_does(recognizer, clips, tmp_path):
     # The whole network, front end included, in onnxruntime and the LiteRT interpreter:
     # checked by the exporters on a test string, then run here on recordings of other

@@ -86,7 +86,7 @@ class PeakNormalization(keras.layers.Layer):
         return self.compute(ops, audio)
 
     def export_onnx(self, graph, audio):
-        peak = graph.node("ReduceMax", graph.node("Abs", audio), axes=[-1], keepdims=1)  # axes an attribute until opset 18
+        peak = graph.node("ReduceMax", graph.node("Abs", audio), axes=[-1], keepdims=1)
         return graph.node("Div", audio, graph.node("Add", peak, graph.constant(np.array(PEAK_EPSILON, np.float32))))
 
 

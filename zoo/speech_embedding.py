@@ -109,7 +109,7 @@ class LogMelFrames(keras.layers.Layer):
         power = graph.node("MatMul", squares, graph.constant(keras.ops.convert_to_numpy(self.mel)))
         logs = graph.node("Log", graph.node("Max", power, scalar(1e-10)))
         decibels = graph.node("Div", graph.node("Mul", logs, scalar(10.0)), scalar(LN_10))
-        loudest = graph.node("ReduceMax", decibels, axes=[1, 2], keepdims=1)  # axes an attribute until opset 18
+        loudest = graph.node("ReduceMax", decibels, axes=[1, 2], keepdims=1)
         decibels = graph.node("Max", decibels, graph.node("Sub", loudest, scalar(FLOOR_DB)))
         return graph.node("Add", graph.node("Div", decibels, scalar(10.0)), scalar(2.0))
 
