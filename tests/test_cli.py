@@ -66,6 +66,24 @@ def test_a_saved_zoo_model_exports_checked_on_the_given_sample(tmp_path, capsys)
     assert relative_error(scores, to_numpy(recognizer.model(audio))) < 1e-5
 
 
+def test_a_sample_per_input_comes_as_an_npz(tmp_path, capsys):
+    # Two inputs of their own lengths: the check runs on exactly these arrays.
+    first, second = keras.Input((None, 3), name="first"), keras.Input((None, 2), name="second")
+    joined = keras.layers.Concatenate()([keras_lstm.LSTM(4)(first), keras_lstm.LSTM(4)(second)])
+    path, sample = tmp_path / "two.keras", tmp_path / "two.npz"
+    keras.Model([first, second], keras.layers.Dense(2)(joined)).save(path)
+    rng = np.random.default_rng(0)
+    np.savez(sample, rng.standard_normal((3, 9, 3)).astype("float32"), rng.standard_normal((3, 4, 2)).astype("float32"))
+    assert main(["export", str(path), "--format", "onnx", "--out", str(tmp_path / "two.onnx"), "--sample", str(sample)]) == 0
+    assert json.loads(capsys.readouterr().out)["max_error"] < 1e-5
+    np.savez(sample, np.zeros((3, 9, 3), "float32"))  # one array for two inputs
+    assert main(["export", str(path), "--format", "onnx", "--out", str(tmp_path / "one.onnx"), "--sample", str(sample)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"keras-lstm export: --sample {sample} holds 1 array(s); the model takes 2 inputs ['first', 'second']: "
+        "expected an .npz with one array per input, in that order"
+    ]
+
+
 # --- bad input: one line on stderr, exit status 2, no traceback ------------------
 
 MODELS = {}  # each zoo model loaded once for all the commands below
