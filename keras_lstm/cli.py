@@ -70,7 +70,7 @@ def _export(args):
     _import_our_layers(args.model)
     model = keras.saving.load_model(args.model)
     sample = None if args.sample is None else _read_sample(args.sample)
-    given = 0 if sample is None else len(sample) if isinstance(sample, list) else 1
+    given = len(sample) if isinstance(sample, list) else 1
     if sample is not None and given != len(model.inputs):
         names = [tensor.name for tensor in model.inputs]
         raise ValueError(
