@@ -164,6 +164,29 @@ def test_saved_and_loaded_copy_scores_the_same(tiny, tmp_path):
         np.testing.assert_allclose(loaded.scores(prompt, candidates), zoo_model.scores(prompt, candidates), atol=1e-5)
 
 
+def test_averaged_rankers_score_the_mean_of_their_members(tiny, tmp_path):
+    """`assemble`: two rankers as one dual encoder whose encodings are the members' side by
+    side, scaled by 1/sqrt(2): unit vectors whose dot product is the mean of the members'."""
+    first, _ = tiny
+    second, _ = reply_ranker.fit_pairs(
+        reply_ranker.Model, CHAT, CHAT[:4], TINY, epochs=2, seed=1, batch_size=4, checkpoint_dir=tmp_path / "checkpoint",
+    )
+    averaged = reply_ranker.assemble([first, second])
+    assert averaged.config["members"] == 2
+    assert averaged.model.count_params() == first.model.count_params() + second.model.count_params()
+    candidates = ["Yes.", "Hi, how are you?", "Goodbye!", "It is sunny."]
+    mean = (first.scores("hello there", candidates) + second.scores("hello there", candidates)) / 2
+    np.testing.assert_allclose(averaged.scores("hello there", candidates), mean, rtol=1e-5, atol=1e-6)
+    assert averaged.encode_prompts(["bye"]).shape == (1, 16)
+    np.testing.assert_allclose(np.linalg.norm(averaged.encode_replies(candidates), axis=1), 1.0, rtol=1e-5)
+    averaged.save(tmp_path / "averaged")
+    loaded = reply_ranker.Model.load(tmp_path / "averaged")
+    np.testing.assert_allclose(loaded.scores("hello there", candidates), averaged.scores("hello there", candidates), rtol=1e-3, atol=1e-3)
+    other = reply_ranker.Model(second.model, second.config, assets={reply_ranker.SUBWORDS_FILE: b"another vocabulary"})
+    with pytest.raises(ValueError, match="different subword vocabularies"):
+        reply_ranker.assemble([first, other])
+
+
 def test_choose_picks_the_best_scored_reply_of_the_bank(tiny):
     zoo_model, _ = tiny
     bank = [reply for _, reply in CHAT]
