@@ -238,7 +238,7 @@ class Model(seq2seq.SubwordNetworkModel):
 
     def _encode(self, encoder, texts, argument, batch_size):
         ids = self._ids(texts, argument)
-        vectors = np.zeros((len(ids), self.config["dimension"] * self.config.get("members", 1)), "float32")
+        vectors = np.zeros((len(ids), encoder.outputs[0].shape[-1]), "float32")
         for batch in training.length_batches([min(len(s), MAX_SUBWORDS) for s in ids], batch_size):
             # predict_on_batch: compiled on JAX and TF (a call runs op by op there, ~10x slower).
             vectors[batch] = ops.convert_to_numpy(encoder.predict_on_batch(pad_batch([ids[k] for k in batch])))
@@ -380,18 +380,19 @@ def fit_pairs(model_class, train_pairs, dev_pairs, config, *, epochs, seed, batc
 def train(output=None, *, epochs=6, seed=0, batch_size=256, checkpoint_dir=None, data_parallel=False, config=None,
           callbacks=()):
     """The recipe: chatterbot's training pairs (repeated) and ALICE's; dev pairs for the dev
-    loss. With config["members"] = n (MEMBERS by default), n rankers trained at seeds `seed`
-    ... `seed` + n - 1, averaged (`Network`)."""
+    loss. With config["members"] = n (2 in DEFAULT_CONFIG), n rankers trained at seeds
+    `seed` ... `seed` + n - 1, averaged (`Network`)."""
     if data_parallel:
         raise ValueError(f"{NAME} trains on one device: --data-parallel is for the other recipes")
     config = {**DEFAULT_CONFIG, **(config or {})}
     splits = qa_chatbot.data()
     dev_pairs = splits["chatterbot"][1] + splits["alice"][1]
     checkpoint_dir = Path(checkpoint_dir or training.default_checkpoint_dir(NAME))
+    # A member's folder holds its checkpoint, then the finished member (`done`): a resumed
+    # run loads the finished ones and retrains the unfinished one.
+    member_dirs = [checkpoint_dir.with_name(f"{checkpoint_dir.name}-member-{k}") for k in range(config["members"])]
     members = []
-    for k in range(config["members"]):
-        # A member's checkpoint folder goes when it is done: a resumed run retrains the unfinished one.
-        member_dir = checkpoint_dir.with_name(f"{checkpoint_dir.name}-member-{k}")
+    for k, member_dir in enumerate(member_dirs):
         done = member_dir / "done"
         if done.is_dir():
             members.append((Model.load(done), json.loads((done / "trained.json").read_text())))
@@ -405,12 +406,12 @@ def train(output=None, *, epochs=6, seed=0, batch_size=256, checkpoint_dir=None,
         (done / "trained.json").write_text(json.dumps(trained))
         members.append((member, trained))
     zoo_model = assemble([member for member, _ in members])
-    trained = {**members[0][1], "source_batches": config["source_batches"],
-               "members": [trained for _, trained in members], "seconds": sum(t["seconds"] for _, t in members)}
+    trained = {"source_batches": config["source_batches"], "members": [trained for _, trained in members],
+               "seconds": sum(t["seconds"] for _, t in members)}
     if output is not None:
         zoo_model.save(output, training=trained)
-    for k in range(config["members"]):
-        shutil.rmtree(checkpoint_dir.with_name(f"{checkpoint_dir.name}-member-{k}"), ignore_errors=True)
+    for member_dir in member_dirs:
+        shutil.rmtree(member_dir, ignore_errors=True)
     return zoo_model, trained
 
 

@@ -124,11 +124,16 @@ def shuffled(batches, seed):
     return [batches[k] for k in np.random.default_rng(seed).permutation(len(batches))]
 
 
+def round_up(length, multiple):
+    """`length` rounded up to a multiple of `multiple`, at least one `multiple`: array
+    sizes from few values, so that JAX and TF compile few shapes."""
+    return max(multiple, -(-length // multiple) * multiple)
+
+
 def pad(sequences, multiple, dtype):
     """(batch, length) array of `sequences` padded with zeros at the end, the
-    length rounded up to a multiple of `multiple` (few shapes for JAX and TF to compile)."""
-    longest = max(len(s) for s in sequences)
-    width = max(multiple, -(-longest // multiple) * multiple)
+    length rounded up to a multiple of `multiple` (`round_up`)."""
+    width = round_up(max(len(s) for s in sequences), multiple)
     batch = np.zeros((len(sequences), width), dtype)
     for row, sequence in enumerate(sequences):
         batch[row, : len(sequence)] = sequence
