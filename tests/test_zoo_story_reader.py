@@ -46,37 +46,43 @@ def test_sentences_present_are_the_rows_with_a_word():
     assert present.tolist() == [[False, True], [True, False]]
 
 
-def hop_reading_only_earlier(size, sharpness=50.0):
-    """A MemoryHop (facts of `size` features) whose score is sharpness * tanh(e_j): it
-    reads the facts before the previous hop's read and nothing else."""
+def hop_reading_before_the_recency_read(size, sharpness=50.0):
+    """A MemoryHop (facts of `size` features) whose score is sharpness * tanh(e_j) of the
+    previous hop's recency read (the third of the four position features: e and p of the
+    softmax read, then of the recency read): it reads the facts before that read and
+    nothing else."""
     hop = memory_network.MemoryHop(4)
     hop.build((None, None, size), (None, size), (None, size), (None, None))
-    kernel = np.zeros((4 * size + 2, 4), "float32")
-    kernel[4 * size, 0] = 1.0  # e_j, the feature after the four interaction blocks
+    kernel = np.zeros((4 * size + 4, 4), "float32")
+    kernel[4 * size + 2, 0] = 1.0  # after the four interaction blocks and the softmax read's (e, p)
     hop.gate_hidden.set_weights([kernel, np.zeros(4, "float32")])
     hop.gate_score.set_weights([np.array([[sharpness], [0], [0], [0]], "float32"), np.zeros(1, "float32")])
     return hop
 
 
-def test_a_hop_knows_which_facts_lie_before_the_previous_read():
+def test_a_hop_knows_which_facts_lie_before_each_previous_read():
     size = 3
-    hop = hop_reading_only_earlier(size)
+    hop = hop_reading_before_the_recency_read(size)
     tensor = keras.ops.convert_to_tensor  # `reads` is called with what `call` gets: tensors
     facts = tensor(np.random.default_rng(0).normal(size=(2, 4, size)).astype("float32"))
     question = memory = tensor(np.zeros((2, size), "float32"))
     present = tensor(np.array([[True] * 4, [False, True, True, True]]))
-    # The previous hop's `found` need not sum to 1: it counts as shares.
-    previous = tensor(np.array([[0, 0, 0.5, 0], [0, 0, 0, 2.0]], "float32"))
+    # A read need not sum to 1: it counts as shares. The softmax read looked elsewhere
+    # (fact 0, fact 1): its positions are features of their own, which this hop ignores.
+    softmax_read = tensor(np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0]], "float32"))
+    recency_read = tensor(np.array([[0, 0, 0.5, 0], [0, 0, 0, 2.0]], "float32"))
+    previous = (softmax_read, recency_read)
     attention, recency = (keras.ops.convert_to_numpy(w) for w in hop.reads(facts, question, memory, present, previous))
-    # Row 1: facts 0 and 1 lie before the previous read (fact 2); row 2: facts 1 and 2
+    # Row 1: facts 0 and 1 lie before the recency read (fact 2); row 2: facts 1 and 2
     # (fact 0 is absent, fact 3 was read).
     np.testing.assert_allclose(attention, [[0.5, 0.5, 0, 0], [0, 0.5, 0.5, 0]], atol=1e-6)
-    # Gates: sigmoid(50 tanh 1) = 1 before the previous read, sigmoid(0) = 1/2 elsewhere; the
+    # Gates: sigmoid(50 tanh 1) = 1 before the recency read, sigmoid(0) = 1/2 elsewhere; the
     # recency read: row 1: fact 1 keeps (1 - 1/2)(1 - 1/2), fact 2 1/2 * 1/2, fact 3 1/2.
     # (recency_weights' 1e-6 inside the logarithm moves them by about that much.)
     np.testing.assert_allclose(recency, [[0, 0.25, 0.25, 0.5], [0, 0, 0.5, 0.5]], atol=1e-5)
-    memory_out, found = hop(facts, question, memory, present, previous)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(found), 1 - (1 - attention) * (1 - recency), atol=1e-6)
+    memory_out, *reads = hop(facts, question, memory, present, *previous)
+    found = keras.ops.convert_to_numpy(memory_network.Found()(reads))
+    np.testing.assert_allclose(found, 1 - (1 - attention) * (1 - recency), atol=1e-6)
     assert tuple(memory_out.shape) == (2, size)
     # The first hop has no previous read: every present fact counts as before it.
     first, _ = hop.reads(facts, question, memory, present)

@@ -4,13 +4,16 @@ After Dynamic Memory Networks (DMN+, Xiong et al. 2016): each sentence is a
 fact vector f_j, and each hop scores every fact against the question q and
 the memory m from interaction features,
 
-    z_j = [f_j * q, f_j * m, |f_j - q|, |f_j - m|, e_j, p_j]
+    z_j = [f_j * q, f_j * m, |f_j - q|, |f_j - m|, e^a_j, p^a_j, e^r_j, p^r_j]
     s_j = w . tanh(W z_j + b) + b'
 
-where p_j is the previous hop's share of fact j (its `found`, below, as shares)
-and e_j = sum_{k > j} p_k the share that lies after fact j (for the first hop
-p = 0, e = 1): "where was Mary when she dropped the football" is her last move
-before the drop the previous hop found, which the facts alone do not say.
+where p^a_j and p^r_j are the shares of fact j in the previous hop's two reads
+(below), and e_j = sum_{k > j} p_k the share of that read that lies after fact
+j (for the first hop p = 0, e = 1): "where was Mary when she dropped the
+football" is her last move before the drop the previous hop found, which the
+facts alone do not say. Each read's positions come separately: where the two
+reads disagree, one (e, p) of their combined `found` would place the fact in
+between (the card measures both).
 
 Each hop then reads the facts twice: a softmax over the scores (`a_j`, where the
 question's answer is one fact wherever it is), and a recency read (`r_j`,
@@ -106,37 +109,55 @@ class BagOfWords(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class Found(keras.layers.Layer):
+    """A hop's reads w -> found_j = 1 - prod over the reads of (1 - w_j), how much of fact j
+    some read takes: the output that training on supporting facts steers."""
+
+    def call(self, reads):
+        return 1.0 - ops.prod(1.0 - ops.stack(reads, axis=0), axis=0)
+
+    def compute_output_shape(self, reads_shape):
+        return reads_shape[0]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class MemoryHop(keras.layers.Layer):
-    """One hop: (facts, question, memory, present[, the previous hop's `found`]) ->
-    (the next memory, `found`): see the module. found_j = 1 - (1 - a_j)(1 - r_j), how
-    much of fact j either read takes, is an output so that training can steer the
-    hop to a question's supporting fact by either read: "Mary's last move" is the
-    recency read's, "the move before that one" the softmax's."""
+    """One hop: (facts, question, memory, present, *the previous hop's reads) ->
+    (the next memory, *its reads over the facts: a, r). found_j = 1 - (1 - a_j)(1 - r_j),
+    how much of fact j either read takes (`Found`), is what training steers to a question's
+    supporting fact by either read: "Mary's last move" is the recency read's, "the move
+    before that one" the softmax's."""
+
+    READS = 2  # the softmax read and the recency read
 
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = units
 
-    def build(self, facts_shape, question_shape=None, memory_shape=None, present_shape=None, previous_shape=None):
+    def build(self, facts_shape, *other_shapes):
         size = facts_shape[-1]
         self.gate_hidden = keras.layers.Dense(self.units, activation="tanh", name="gate_hidden")
-        self.gate_hidden.build((None, None, 4 * size + 2))
+        self.gate_hidden.build((None, None, 4 * size + 2 * self.READS))
         self.gate_score = keras.layers.Dense(1, name="gate_score")
         self.gate_score.build((None, None, self.units))
         self.update = keras.layers.Dense(size, activation="relu", name="update")
-        self.update.build((None, 4 * size))
+        self.update.build((None, (2 + self.READS) * size))
 
-    def reads(self, facts, question, memory, present, previous=None):
+    @staticmethod
+    def _positions(present, dtype, previous):
+        """(e, p) for each fact: the share of a `previous` read after it and on it."""
+        if previous is None:  # the first hop: as if the previous read were past the last fact
+            previous = ops.zeros_like(ops.cast(present, dtype))
+            return ops.ones_like(previous), previous
+        previous = previous / (ops.sum(previous, axis=-1, keepdims=True) + 1e-6)
+        return ops.sum(previous, axis=-1, keepdims=True) - ops.cumsum(previous, axis=-1), previous
+
+    def reads(self, facts, question, memory, present, previous=()):
         """(a, r): the softmax read's and the recency read's weights over the facts."""
         q, m = ops.expand_dims(question, 1), ops.expand_dims(memory, 1)
-        if previous is None:  # the first hop: as if the previous read were past the last fact
-            previous = ops.zeros_like(ops.cast(present, facts.dtype))
-            earlier = ops.ones_like(previous)
-        else:  # where the previous hop looked, as shares
-            previous = previous / (ops.sum(previous, axis=-1, keepdims=True) + 1e-6)
-            earlier = ops.sum(previous, axis=-1, keepdims=True) - ops.cumsum(previous, axis=-1)
+        positions = [x for read in (previous or [None] * self.READS) for x in self._positions(present, facts.dtype, read)]
         features = ops.concatenate(
-            [facts * q, facts * m, ops.abs(facts - q), ops.abs(facts - m), ops.expand_dims(earlier, -1), ops.expand_dims(previous, -1)],
+            [facts * q, facts * m, ops.abs(facts - q), ops.abs(facts - m)] + [ops.expand_dims(x, -1) for x in positions],
             axis=-1,
         )
         scores = ops.squeeze(self.gate_score(self.gate_hidden(features)), axis=-1)
@@ -144,14 +165,13 @@ class MemoryHop(keras.layers.Layer):
         recency = recency_weights(ops.sigmoid(scores) * ops.cast(present, scores.dtype))
         return attention, recency
 
-    def call(self, facts, question, memory, present, previous=None):
-        attention, recency = self.reads(facts, question, memory, present, previous)
+    def call(self, facts, question, memory, present, *previous):
+        reads = self.reads(facts, question, memory, present, previous)
         read = lambda weights: ops.sum(ops.expand_dims(weights, -1) * facts, axis=1)  # noqa: E731
-        found = 1.0 - (1.0 - attention) * (1.0 - recency)
-        return self.update(ops.concatenate([memory, read(recency), read(attention), question], axis=-1)), found
+        return self.update(ops.concatenate([memory, *[read(w) for w in reads[::-1]], question], axis=-1)), *reads
 
     def compute_output_shape(self, facts_shape, *other_shapes):
-        return (facts_shape[0], facts_shape[-1]), tuple(facts_shape[:2])
+        return (facts_shape[0], facts_shape[-1]), *[tuple(facts_shape[:2])] * self.READS
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}

@@ -40,7 +40,7 @@ from keras import ops
 import keras_lstm
 from keras_lstm.zoo import babi_tasks, training
 from keras_lstm.zoo.base import ZooModel
-from keras_lstm.zoo.memory_network import BagOfWords, EachSentence, MemoryHop, SentencePresent
+from keras_lstm.zoo.memory_network import BagOfWords, EachSentence, Found, MemoryHop, SentencePresent
 
 TEST_QUESTIONS = 1000  # per task
 TRAINING_SEED, TEST_SEED = 1, 2  # disjoint random streams: training and test stories differ
@@ -167,12 +167,12 @@ class Encoding:
     def shape(encoded):
         """(sentences, words per sentence, question words) of the arrays for `encoded`
         examples: their longest, rounded up to `MULTIPLE`."""
-        round_up = lambda n: max(Encoding.MULTIPLE, -(-n // Encoding.MULTIPLE) * Encoding.MULTIPLE)  # noqa: E731
-        return (
-            round_up(max(len(story) for story, _ in encoded)),
-            round_up(max(len(s) for story, _ in encoded for s in story)),
-            round_up(max(len(question) for _, question in encoded)),
+        longest = (
+            max(len(story) for story, _ in encoded),
+            max(len(s) for story, _ in encoded for s in story),
+            max(len(question) for _, question in encoded),
         )
+        return tuple(training.round_up(n, Encoding.MULTIPLE) for n in longest)
 
     @staticmethod
     def arrays(encoded):
@@ -249,10 +249,12 @@ def build_network(config, found=False):
         keras_lstm.LSTM(2 * units, name="question_encoder")(question_words),
         bag_projection(BagOfWords(name="question_bag")(question_words, question)),
     ])
-    memory, hops_found = asked, []
+    memory, reads, hops_found = asked, [], []
     for hop in range(config["hops"]):
-        memory, hop_found = MemoryHop(units, name=f"hop_{hop}")(facts, asked, memory, present, *hops_found[-1:])
-        hops_found.append(hop_found)
+        memory, *reads = MemoryHop(units, name=f"hop_{hop}")(
+            facts, asked, memory, present, *reads
+        )
+        hops_found.append(Found(name=f"found_{hop}")(reads))
     state = keras.layers.Dropout(config["dropout"])(keras.layers.Concatenate()([memory, asked]))
     scores = keras.layers.Dense(len(answers_), activation="softmax", name="answer")(state)
     return keras.Model([story, question], [scores, *hops_found] if found else scores, name="story_reader")
