@@ -384,6 +384,14 @@ def test_run_command_prints_the_digits_heard(recognizer, tmp_path, capsys, clips
     assert len(heard) == len(references[0])
 
 
+def test_evaluate_finds_the_holdout_models_of_the_checkout_and_says_where_they_are_when_missing(monkeypatch, tmp_path):
+    assert sorted(dsr.trained_holdouts()) == sorted(spoken_digits.SPEAKERS)
+    # Installed from a wheel, the folders are not there (pyproject.toml leaves them out).
+    monkeypatch.setattr(dsr, "holdout_dir", lambda speaker="george": tmp_path / f"holdout-{speaker}")
+    with pytest.warns(UserWarning, match=r"not in the installed package.*--holdout-speaker"):
+        assert dsr.trained_holdouts() == {}
+
+
 @pytest.mark.slow
 def test_full_recipe_meets_the_targets(tmp_path, clips):
     dsr.train(tmp_path / "model", checkpoint_dir=tmp_path / "checkpoint", clips=clips)

@@ -25,6 +25,7 @@ takes, with speed, level and noise augmentation.
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -538,6 +539,24 @@ def holdout_dir(speaker=HOLDOUT_SPEAKER):
     return artifacts.folder(NAME) / f"holdout-{speaker}"
 
 
+def trained_holdouts():
+    """{speaker: folder} of the leave-one-speaker-out models trained so far (holdout-NAME/).
+
+    They are evaluation artifacts, kept in the repository and out of the installed
+    package (pyproject.toml): installed from a wheel, there are none, and a warning says
+    where they are rather than the card's unseen-speaker rows going missing unexplained."""
+    folders = {speaker: holdout_dir(speaker) for speaker in spoken_digits.SPEAKERS}
+    trained = {speaker: folder for speaker, folder in folders.items() if (folder / artifacts.MANIFEST).is_file()}
+    if not trained:
+        warnings.warn(
+            f"no leave-one-speaker-out model in {holdout_dir().parent}: they are in the repository's "
+            f"zoo/{NAME}/holdout-*/, not in the installed package; evaluate from a checkout (pip install -e .) "
+            f"or train one (keras-lstm zoo train {NAME} --holdout-speaker NAME)",
+            stacklevel=2,
+        )
+    return trained
+
+
 def edit_distance(reference, hypothesis):
     row = list(range(len(hypothesis) + 1))
     for i, ref in enumerate(reference, 1):
@@ -666,12 +685,9 @@ def evaluate(zoo_model, *, baselines=True, holdout=True, voices=True):
         )
         results["official"]["embedding_regression_accuracy"] = embedding_regression_accuracy(train_clips, test_clips, pooled)
     if holdout:
-        # One row per leave-one-speaker-out model trained so far (holdout-NAME/).
         unseen = []
-        for speaker in spoken_digits.SPEAKERS:
-            if not (holdout_dir(speaker) / artifacts.MANIFEST).is_file():
-                continue
-            speaker_model = Model.load(holdout_dir(speaker))
+        for speaker, folder in trained_holdouts().items():
+            speaker_model = Model.load(folder)
             loso_train, loso_test = spoken_digits.speaker_split(clips, speaker)
             audio, references = test_strings(loso_test)
             row = {
