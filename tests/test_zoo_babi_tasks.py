@@ -240,6 +240,12 @@ def test_the_forms_a_reader_accepts_hold_every_generated_sentence_and_question(t
     for story, question, _ in babi_tasks.examples(task, 300, seed=8):
         assert all(babi_tasks.SENTENCE_FORM.fullmatch(sentence) for sentence in story), story
         assert babi_tasks.QUESTION_FORM.fullmatch(question), question
+        assert task in babi_tasks.asking_tasks(question), question
+
+
+def test_a_question_of_no_generated_form_is_asked_by_no_task():
+    assert babi_tasks.asking_tasks("Where is the kitchen?") == ()
+    assert babi_tasks.asking_tasks("where is the MILK?") == (2,)
 
 
 @pytest.mark.parametrize(

@@ -113,7 +113,7 @@ def test_story_reader_answers_generated_stories_as_it_does_in_a_batch(chatbot):
     """`answer` (checked, one at a time) reads the generator's stories as `answer_many`
     does in a batch of stories of every length: the reader's LSTMs read padding (no mask),
     so `answer_many` batches a story only with stories padded to its own shape."""
-    reader = chatbot.story_reader("10k")
+    reader = chatbot.story_readers("10k")
     # 40 per task: batched by length alone (padded to the batch's longest), 6 of these 360
     # answers were not those given alone.
     examples = [(story, question) for task in babi_tasks.TASKS for story, question, _ in babi_tasks.examples(task, 40, 9)]
@@ -166,10 +166,26 @@ def test_story_readers_come_from_beside_the_loaded_chat_model(chatbot, tmp_path)
     assert not all((a == b).all() for a, b in zip(read, ten_k))
 
 
-@pytest.mark.parametrize("size", sorted(qa_chatbot.STORY_READERS))
+def test_questions_go_to_the_reader_trained_on_the_tasks_of_their_form(chatbot):
+    readers = chatbot.story_readers("10k")
+    assert readers.general is chatbot.story_reader("10k") and readers.general.config["tasks"] == sorted(babi_tasks.TASKS)
+    asked = (("Where is the milk?", [2]), ("Where was the milk before the garden?", [3]), ("Where is Mary?", [1, 11]),
+             ("What is the garden west of?", [4]))
+    for question, tasks in asked:
+        assert readers.reader_for(question).config["tasks"] == tasks
+        assert readers.reader_for(question).config["questions_per_task"] == 10000
+    assert readers.reader_for("Is Mary in the garden?") is readers.general
+    # The one reader of the 1k size answers everything.
+    assert chatbot.story_readers("1k").specialists == []
+    with pytest.raises(ValueError, match=r"tasks=\(6,\); expected None or one of"):
+        chatbot.story_reader("10k", (6,))
+
+
+@pytest.mark.parametrize("size", sorted(qa_chatbot.STORY_READERS) + [f"10k {qa_chatbot.ONE_READER}"])
 def test_story_reader_accuracies_reproduce(chatbot, size):
     recorded = chatbot.manifest["metrics"]["stories"][size]
-    accuracy = story_reader.evaluate(chatbot.story_reader(size))
+    readers = chatbot.story_readers(size) if size in qa_chatbot.STORY_READERS else chatbot.story_reader(size.split()[0])
+    accuracy = story_reader.evaluate(readers)
     for task in babi_tasks.TASKS:
         # JSON keys are strings; one answer in 1,000 either way for float rounding.
         assert accuracy[task] == pytest.approx(recorded[str(task)], abs=0.15)

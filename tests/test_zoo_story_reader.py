@@ -52,7 +52,7 @@ def hop_reading_before_the_recency_read(size, sharpness=50.0):
     softmax read, then of the recency read): it reads the facts before that read and
     nothing else."""
     hop = memory_network.MemoryHop(4)
-    hop.build((None, None, size), (None, size), (None, size), (None, None))
+    hop.build((None, None, size), (None, None, 0))  # facts; no word matches
     kernel = np.zeros((4 * size + 4, 4), "float32")
     kernel[4 * size + 2, 0] = 1.0  # after the four interaction blocks and the softmax read's (e, p)
     hop.gate_hidden.set_weights([kernel, np.zeros(4, "float32")])
@@ -72,7 +72,8 @@ def test_a_hop_knows_which_facts_lie_before_each_previous_read():
     softmax_read = tensor(np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0]], "float32"))
     recency_read = tensor(np.array([[0, 0, 0.5, 0], [0, 0, 0, 2.0]], "float32"))
     previous = (softmax_read, recency_read)
-    attention, recency = (keras.ops.convert_to_numpy(w) for w in hop.reads(facts, question, memory, present, previous))
+    matches = tensor(np.zeros((2, 4, 0), "float32"))
+    attention, recency = (keras.ops.convert_to_numpy(w) for w in hop.reads(facts, question, memory, present, matches, previous))
     # Row 1: facts 0 and 1 lie before the recency read (fact 2); row 2: facts 1 and 2
     # (fact 0 is absent, fact 3 was read).
     np.testing.assert_allclose(attention, [[0.5, 0.5, 0, 0], [0, 0.5, 0.5, 0]], atol=1e-6)
@@ -80,13 +81,31 @@ def test_a_hop_knows_which_facts_lie_before_each_previous_read():
     # recency read: row 1: fact 1 keeps (1 - 1/2)(1 - 1/2), fact 2 1/2 * 1/2, fact 3 1/2.
     # (recency_weights' 1e-6 inside the logarithm moves them by about that much.)
     np.testing.assert_allclose(recency, [[0, 0.25, 0.25, 0.5], [0, 0, 0.5, 0.5]], atol=1e-5)
-    memory_out, *reads = hop(facts, question, memory, present, *previous)
+    memory_out, *reads = hop(facts, question, memory, present, matches, *previous)
     found = keras.ops.convert_to_numpy(memory_network.Found()(reads))
     np.testing.assert_allclose(found, 1 - (1 - attention) * (1 - recency), atol=1e-6)
     assert tuple(memory_out.shape) == (2, size)
     # The first hop has no previous read: every present fact counts as before it.
-    first, _ = hop.reads(facts, question, memory, present)
+    first, _ = hop.reads(facts, question, memory, present, matches)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(first), [[0.25] * 4, [0, 1 / 3, 1 / 3, 1 / 3]], atol=1e-6)
+
+
+def test_word_matches_say_which_last_words_of_a_sentence_are_which_of_the_question():
+    # Word ids, left-padded: a story of two sentences (the second is padding) and a question.
+    story = np.array([[[0, 5, 6, 7], [0, 0, 0, 0]]], "int32")
+    question = np.array([[7, 0, 5]], "int32")[:, [1, 0, 2]]  # left-padded: 0, 7, 5
+    matches = keras.ops.convert_to_numpy(memory_network.WordMatches(3)(story, question))
+    assert matches.shape == (1, 2, 9)
+    expected = np.zeros((3, 3))  # [k-th of the sentence's last 3 words, l-th of the question's]
+    expected[0, 2] = 1  # the sentence's 5 is the question's last word
+    expected[2, 1] = 1  # its 7 the question's middle one; 6 is not asked; padding matches nothing
+    np.testing.assert_array_equal(matches[0, 0].reshape(3, 3), expected)
+    assert not matches[0, 1].any()
+    # A window longer than the words: the missing ones are padding. Window 0: no features.
+    wide = keras.ops.convert_to_numpy(memory_network.WordMatches(5)(story, question)).reshape(2, 5, 5)
+    np.testing.assert_array_equal(wide[0, 2:, 2:], expected)
+    assert wide.sum() == 2
+    assert keras.ops.convert_to_numpy(memory_network.WordMatches(0)(story, question)).shape == (1, 2, 0)
 
 
 # --- reading and encoding ------------------------------------------------------
@@ -147,6 +166,10 @@ def test_supporting_fact_loss_is_minus_the_log_of_what_the_hop_found():
                                                                         keras.ops.convert_to_tensor(found)))
     # Row 1: -log 0.5, whatever the other facts hold (no renormalising); row 2: no target, no loss.
     np.testing.assert_allclose(loss, [np.log(2), 0.0], atol=1e-6)
+    # Exclusive: the other facts cost -log(1 - found_j) too, in a row with a target only.
+    exclusive = keras.ops.convert_to_numpy(story_reader.supporting_fact_loss(
+        keras.ops.convert_to_tensor(targets), keras.ops.convert_to_tensor(found), exclusive=True))
+    np.testing.assert_allclose(exclusive, [-np.log(0.5) - np.log(0.1) - np.log(0.8), 0.0], atol=1e-5)
 
 
 def test_the_network_with_found_outputs_what_each_hop_found():
@@ -210,6 +233,35 @@ def test_training_goes_on_from_a_trained_reader(small_reader, tmp_path):
         zoo_model.model.predict_on_batch(story_reader.Encoding.arrays([zoo_model.encoding.example(*a) for a in asked])),
         atol=1e-5,
     )
+
+
+def test_readers_by_question_form_give_each_question_to_the_reader_of_its_tasks(small_reader):
+    """A specialist takes a question when it was trained on every task that asks its form:
+    the small reader (tasks 1 and 8) takes "What is Mary carrying?" (task 8's alone), not
+    "Where is Mary?" (tasks 1 and 11), which stays with the general reader."""
+    specialist, _, _ = small_reader
+
+    class General:
+        config = {"tasks": [1, 7, 8, 11]}
+
+        def answer_many(self, examples, batch_size=256):
+            return [f"general {k}" for k, _ in enumerate(examples)]
+
+    readers = story_reader.ByQuestionForm(General(), [specialist])
+    assert readers.config["tasks"] == [1, 7, 8, 11]
+    assert readers.reader_for("What is Mary carrying?") is specialist
+    assert readers.reader_for("Where is Mary?") is readers.general
+    assert readers.reader_for("How many objects is Mary carrying?") is readers.general
+    examples = [(story, question) for task in (8, 1, 7, 8) for story, question, _ in babi_tasks.examples(task, 3, 4)]
+    answered = readers.answer_many(examples)
+    # In order: the specialist's answers where it was asked, the general reader's (numbered by
+    # its own batch) elsewhere.
+    carrying = [examples[k] for k in (0, 1, 2, 9, 10, 11)]
+    assert [answered[k] for k in (0, 1, 2, 9, 10, 11)] == specialist.answer_many(carrying)
+    assert answered[3:9] == [f"general {k}" for k in range(6)]
+    assert readers.answer(*examples[0]) == specialist.answer(*examples[0])
+    with pytest.raises(ValueError, match=r"question='Mary Mary\?' is not a question the model reads"):
+        readers.answer(examples[0][0], "Mary Mary?")
 
 
 def test_a_generator_reader_refuses_sentences_of_other_forms(small_reader):

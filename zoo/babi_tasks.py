@@ -376,15 +376,26 @@ SENTENCE_FORM = re.compile(
     rf"|the {_either(PLACES)} is {_either(DIRECTIONS)} of the {_either(PLACES)}\.",
     re.IGNORECASE,
 )
-QUESTION_FORM = re.compile(
-    rf"where is (?:{_either(PEOPLE)}|the {_either(OBJECTS)})\?"
-    rf"|where was the {_either(OBJECTS)} before the {_either(PLACES)}\?"
-    rf"|is {_either(PEOPLE)} in the {_either(PLACES)}\?"
-    rf"|how many objects is {_either(PEOPLE)} carrying\?"
-    rf"|what is {_either(PEOPLE)} carrying\?"
-    rf"|what is (?:{_either(DIRECTIONS)} of the {_either(PLACES)}|the {_either(PLACES)} {_either(DIRECTIONS)} of)\?",
-    re.IGNORECASE,
-)
+# Every question form the generator asks (_question), with the tasks that ask it.
+QUESTION_FORMS = {
+    (1, 11): rf"where is {_either(PEOPLE)}\?",
+    (2,): rf"where is the {_either(OBJECTS)}\?",
+    (3,): rf"where was the {_either(OBJECTS)} before the {_either(PLACES)}\?",
+    (4,): rf"what is (?:{_either(DIRECTIONS)} of the {_either(PLACES)}|the {_either(PLACES)} {_either(DIRECTIONS)} of)\?",
+    (6, 9): rf"is {_either(PEOPLE)} in the {_either(PLACES)}\?",
+    (7,): rf"how many objects is {_either(PEOPLE)} carrying\?",
+    (8,): rf"what is {_either(PEOPLE)} carrying\?",
+}
+QUESTION_FORM = re.compile("|".join(QUESTION_FORMS.values()), re.IGNORECASE)
+
+
+def asking_tasks(question):
+    """The tasks whose questions have `question`'s form (a tuple; () if the generator writes no
+    question like it): "Where is the milk?" is task 2's alone, "Where is Mary?" tasks 1 and 11's."""
+    for tasks, form in QUESTION_FORMS.items():
+        if re.fullmatch(form, question, re.IGNORECASE):
+            return tasks
+    return ()
 
 
 # Words a story can trade for one another without changing its logic: people of one
