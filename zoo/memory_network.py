@@ -207,6 +207,8 @@ class MemoryHop(keras.layers.Layer):
     def call(self, facts, question, memory, present, matches, *previous):
         reads = self.reads(facts, question, memory, present, matches, previous)
         read = lambda weights: ops.sum(ops.expand_dims(weights, -1) * facts, axis=1)  # noqa: E731
+        # The recency read's vector, then the softmax read's: the order the committed
+        # readers' `update` weights were trained in.
         return self.update(ops.concatenate([memory, *[read(w) for w in reads[::-1]], question], axis=-1)), *reads
 
     def compute_output_shape(self, facts_shape, *other_shapes):
