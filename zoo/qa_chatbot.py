@@ -167,8 +167,7 @@ def is_story_question(line):
 def story_reader_dir(size, folder=None, tasks=None):
     """Where the story reader trained on `size` questions per task (of `tasks` alone, if given)
     lives, beside the chat model."""
-    alone = "-tasks-" + "-".join(map(str, tasks)) if tasks else ""
-    return Path(folder or artifacts.folder(NAME)) / f"story-reader-{size}{alone}"
+    return Path(folder or artifacts.folder(NAME)) / f"story-reader-{size}{story_reader.tasks_suffix(tasks)}"
 
 
 def data():

@@ -339,17 +339,22 @@ class ByQuestionForm:
         return self.reader_for(readable_question(question)).answer(story, question)
 
     def answer_many(self, examples, batch_size=256):
-        readers = [self.general, *self.specialists]
-        chosen = [readers.index(self.reader_for(question)) for _, question in examples]
+        chosen = [self.reader_for(question) for _, question in examples]
         predicted = [None] * len(examples)
-        for k, reader in enumerate(readers):
-            mine = [i for i, c in enumerate(chosen) if c == k]
-            for i, answer in zip(mine, reader.answer_many([examples[i] for i in mine], batch_size) if mine else []):
-                predicted[i] = answer
+        for reader in (self.general, *self.specialists):
+            mine = [i for i, r in enumerate(chosen) if r is reader]
+            if mine:
+                for i, answer in zip(mine, reader.answer_many([examples[i] for i in mine], batch_size)):
+                    predicted[i] = answer
         return predicted
 
 
 # --- recipes -----------------------------------------------------------------
+
+
+def tasks_suffix(tasks):
+    """What names a reader of `tasks` alone, beside the reader of every task (None): "-tasks-1-11"."""
+    return "-tasks-" + "-".join(map(str, sorted(tasks))) if tasks else ""
 
 
 def generated(per_task, seed, tasks=None):
@@ -442,8 +447,7 @@ def train(output=None, *, per_task=1000, tasks=None, epochs=None, seed=0, batch_
     config = {**(config or {}), "words": vocabulary(), "answers": answers(), "data": "generator",
               "tasks": sorted(tasks or babi_tasks.TASKS), "questions_per_task": per_task}
     stages = ((epochs, 5e-3),) if epochs else STAGES["1k" if per_task <= 1000 else "10k"]
-    alone = "-tasks-" + "-".join(map(str, config["tasks"])) if tasks else ""
-    checkpoint_dir = checkpoint_dir or training.default_checkpoint_dir(f"story-reader-{per_task}{alone}")
+    checkpoint_dir = checkpoint_dir or training.default_checkpoint_dir(f"story-reader-{per_task}{tasks_suffix(tasks)}")
     examples, zoo_model, done = generated(per_task, TRAINING_SEED, tasks), None, []
     for stage, (stage_epochs, learning_rate) in enumerate(stages):
         last = stage == len(stages) - 1
