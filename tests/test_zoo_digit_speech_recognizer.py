@@ -13,7 +13,7 @@ import pytest
 
 from keras_lstm import zoo
 from keras_lstm.zoo import digit_speech_recognizer as dsr
-from keras_lstm.zoo import packaged_voices, spoken_digits, training
+from keras_lstm.zoo import flite_digits, packaged_voices, spoken_digits, synthetic_digits, training
 
 @pytest.fixture(scope="module")
 def recognizer():
@@ -126,7 +126,7 @@ def test_training_on_embeddings_changes_the_head_alone(clips, tmp_path):
 
     initial = Initial()
     trained, record = dsr.train(
-        None, epochs=1, strings=3, clips=few, checkpoint_dir=tmp_path,
+        None, epochs=1, strings=3, clips=few, checkpoint_dir=tmp_path, synthetic_voices=0, flite_voices=0,
         config={"copies": 1, "units": 8, "layers": 1}, callbacks=[initial],
     )
     assert np.isfinite(record["final_loss"]) and initial.trains == "head"
@@ -393,6 +393,10 @@ def test_evaluate_finds_the_holdout_models_of_the_checkout_and_says_where_they_a
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    not (synthetic_digits.available() and flite_digits.available()),
+    reason="the recipe's synthetic voices need espeak-ng and flite (make voices)",
+)
 def test_full_recipe_meets_the_targets(tmp_path, clips):
     dsr.train(tmp_path / "model", checkpoint_dir=tmp_path / "checkpoint", clips=clips)
     trained = zoo.load("digit-speech-recognizer", tmp_path / "model")
