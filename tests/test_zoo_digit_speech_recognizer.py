@@ -114,6 +114,13 @@ def test_train_refuses_a_config_for_no_or_another_front_end(config, match):
         dsr.train(None, epochs=1, config=config, clips=[])
 
 
+@pytest.mark.parametrize("module, tool", [(synthetic_digits, "espeak-ng"), (flite_digits, "flite")])
+def test_train_says_which_voice_synthesiser_is_missing_before_it_starts(monkeypatch, module, tool):
+    monkeypatch.setattr(module, "available", lambda: False)
+    with pytest.raises(FileNotFoundError, match=rf"flite_voices=100: .*{tool}.* not installed \(Debian: make voices\)"):
+        dsr.train(None, clips=[])
+
+
 def test_training_on_embeddings_changes_the_head_alone(clips, tmp_path):
     # Ten single clips (16 steps each, one batch of 10) and three strings (longer, batches of
     # their own): batches of several lengths and sizes, which TensorFlow's fit takes only

@@ -482,6 +482,15 @@ def train(
             f"{sorted(FRONT_ENDS[chosen])} (set config['front_end'] for the other front end)"
         )
     config = {**FRONT_ENDS[chosen], **(config or {}), "holdout_speaker": holdout_speaker}
+    # Said before minutes of synthesis, not after.
+    missing = [tool for tool, count, installed in (("espeak-ng", synthetic_voices, synthetic_digits.available),
+                                                   ("flite", flite_voices, flite_digits.available)) if count and not installed()]
+    if missing:
+        raise FileNotFoundError(
+            f"synthetic_voices={synthetic_voices}, flite_voices={flite_voices}: {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed (Debian: make voices); synthetic_voices=0 and "
+            "flite_voices=0 train on FSDD alone"
+        )
     clips = spoken_digits.load_clips() if clips is None else clips
     if holdout_speaker:
         train_clips, _ = spoken_digits.speaker_split(clips, holdout_speaker)
