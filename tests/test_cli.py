@@ -167,10 +167,12 @@ REFUSED = [
     (["export", "x.wav", "--format", "onnx", "--out", "x.onnx"],
      "keras-lstm export: x.wav is not a .keras file (not a zip archive); expected a model saved as .keras"),
     (["chat", "--beam", "0"], "keras-lstm chat: --beam 0: expected 1 or more"),
-    (["zoo", "train", "qa-chatbot", "--synthetic-voices", "3"],
-     "keras-lstm zoo: --synthetic-voices applies to digit-speech-recognizer, not qa-chatbot"),
-    (["zoo", "train", "de-en-translator", "--flite-voices", "3"],
-     "keras-lstm zoo: --flite-voices applies to digit-speech-recognizer, not de-en-translator"),
+    (["zoo", "train", "qa-chatbot", "--voices", "flite=3"],
+     "keras-lstm zoo: --voices applies to digit-speech-recognizer, not qa-chatbot"),
+    (["zoo", "train", "digit-speech-recognizer", "--voices", "flite=3", "espeak=2"],
+     "keras-lstm zoo: --voices espeak=2: expected GROUP=N, GROUP one of espeak-ng, flite, festival, piper and N a number >= 0"),
+    (["zoo", "train", "digit-speech-recognizer", "--voices", "piper=-1"],
+     "keras-lstm zoo: --voices piper=-1: expected GROUP=N, GROUP one of espeak-ng, flite, festival, piper and N a number >= 0"),
 ]
 
 
@@ -180,3 +182,14 @@ def test_bad_input_is_one_line_and_exit_status_2(inputs, capsys, argv, line):
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     assert captured.err.splitlines() == [line]
+
+
+def test_zoo_train_voices_override_the_recipes_numbers_group_by_group(monkeypatch, tmp_path, capsys):
+    from keras_lstm.zoo import digit_speech_recognizer as dsr
+
+    asked = {}
+    monkeypatch.setattr(dsr, "train", lambda output, **options: (None, asked.update(options) or {"done": True}))
+    argv = ["zoo", "train", "digit-speech-recognizer", "--output", str(tmp_path), "--voices", "festival=3", "flite=0"]
+    assert main(argv) == 0
+    assert asked["voices"] == {**dsr.VOICES, "festival": 3, "flite": 0} == {"espeak-ng": 200, "flite": 0, "festival": 3}
+    assert capsys.readouterr().out.strip() == f'wrote {tmp_path}: {{"done": true}}'

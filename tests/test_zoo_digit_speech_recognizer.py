@@ -13,7 +13,7 @@ import pytest
 
 from keras_lstm import zoo
 from keras_lstm.zoo import digit_speech_recognizer as dsr
-from keras_lstm.zoo import flite_digits, packaged_voices, spoken_digits, synthetic_digits, training
+from keras_lstm.zoo import packaged_voices, spoken_digits, training, voice_groups
 
 @pytest.fixture(scope="module")
 def recognizer():
@@ -114,11 +114,31 @@ def test_train_refuses_a_config_for_no_or_another_front_end(config, match):
         dsr.train(None, epochs=1, config=config, clips=[])
 
 
-@pytest.mark.parametrize("module, tool", [(synthetic_digits, "espeak-ng"), (flite_digits, "flite")])
-def test_train_says_which_voice_synthesiser_is_missing_before_it_starts(monkeypatch, module, tool):
-    monkeypatch.setattr(module, "available", lambda: False)
-    with pytest.raises(FileNotFoundError, match=rf"flite_voices=100: .*{tool}.* not installed \(Debian: make voices\)"):
-        dsr.train(None, clips=[])
+@pytest.mark.parametrize("group", list(voice_groups.GROUPS))
+def test_train_says_which_voice_synthesiser_is_missing_before_it_starts(monkeypatch, group):
+    for name, module in voice_groups.GROUPS.items():  # only `group` missing, here or not
+        monkeypatch.setattr(module, "available", lambda absent=name == group: not absent)
+        monkeypatch.setattr(module, "clips", lambda count, seed: pytest.fail("synthesised before the check"))
+    module = voice_groups.GROUPS[group]
+    voices = {**dsr.VOICES, group: 2}
+    others = {name: count for name, count in voices.items() if name != group}
+    with pytest.raises(FileNotFoundError) as raised:
+        dsr.train(None, clips=[], voices=voices)
+    assert str(raised.value) == f"voices={voices}: {module.INSTALL}; voices={others} trains without them"
+
+
+@pytest.mark.parametrize(
+    "voices, error, match",
+    [
+        ([("flite", 2)], TypeError, r"voices is list; expected a dict of \{group: speakers\}"),
+        ({"mbrola": 2}, ValueError, r"voices has 'mbrola'; expected groups of \['espeak-ng', 'flite', 'festival', 'piper'\]"),
+        ({"flite": -1}, ValueError, r"voices\['flite'\]=-1; expected a number of speakers >= 0"),
+        ({"flite": 2.0}, ValueError, r"voices\['flite'\]=2.0; expected a number of speakers >= 0"),
+    ],
+)
+def test_train_refuses_voices_it_cannot_take(voices, error, match):
+    with pytest.raises(error, match=match):
+        dsr.train(None, clips=[], voices=voices)
 
 
 def test_training_on_embeddings_changes_the_head_alone(clips, tmp_path):
@@ -133,7 +153,7 @@ def test_training_on_embeddings_changes_the_head_alone(clips, tmp_path):
 
     initial = Initial()
     trained, record = dsr.train(
-        None, epochs=1, strings=3, clips=few, checkpoint_dir=tmp_path, synthetic_voices=0, flite_voices=0,
+        None, epochs=1, strings=3, clips=few, checkpoint_dir=tmp_path, voices={},
         config={"copies": 1, "units": 8, "layers": 1}, callbacks=[initial],
     )
     assert np.isfinite(record["final_loss"]) and initial.trains == "head"
@@ -401,8 +421,7 @@ def test_evaluate_finds_the_holdout_models_of_the_checkout_and_says_where_they_a
 
 @pytest.mark.slow
 @pytest.mark.skipif(
-    not (synthetic_digits.available() and flite_digits.available()),
-    reason="the recipe's synthetic voices need espeak-ng and flite (make voices)",
+    bool(voice_groups.missing(dsr.VOICES)), reason=f"the recipe's synthetic voices need {list(dsr.VOICES)} (make voices)"
 )
 def test_full_recipe_meets_the_targets(tmp_path, clips):
     dsr.train(tmp_path / "model", checkpoint_dir=tmp_path / "checkpoint", clips=clips)

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.skipif(not synthetic_digits.available(), reason="espeak
 
 
 def test_every_digit_is_a_trimmed_8khz_word():
-    clips = synthetic_digits.synthetic_clips(2, seed=0)
+    clips = synthetic_digits.clips(2, seed=0)
     assert [clip.digit for clip in clips] == list(range(10)) * 2
     for clip in clips:
         assert clip.audio.dtype == np.float32

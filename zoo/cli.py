@@ -3,7 +3,7 @@
     keras-lstm zoo list
     keras-lstm zoo train NAME [--epochs N] [--seed S] [--output DIR]
                               [--checkpoint-dir DIR] [--data-parallel]
-                              [--holdout-speaker SPEAKER] [--synthetic-voices N] [--flite-voices N]
+                              [--holdout-speaker SPEAKER] [--voices GROUP=N ...]
     keras-lstm zoo evaluate NAME [--weights DIR] [--write]
     keras-lstm zoo run NAME [model arguments...]
     keras-lstm zoo babi FOLDER [--tasks 1 2 ...] [--epochs N] [--output DIR]
@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from keras_lstm import zoo
-from keras_lstm.zoo import artifacts, parallel_corpus
+from keras_lstm.zoo import artifacts, parallel_corpus, voice_groups
 
 CARD_TABLE = re.compile(r"(<!-- metrics:begin -->\n).*?(<!-- metrics:end -->)", re.S)
 
@@ -46,12 +46,10 @@ def add_commands(commands):
         help="digit-speech-recognizer: train the model that never hears this speaker (the card's unseen-speaker row)",
     )
     train.add_argument(
-        "--synthetic-voices", type=int,
-        help="digit-speech-recognizer: add every digit from this many espeak-ng voices to the training data",
-    )
-    train.add_argument(
-        "--flite-voices", type=int,
-        help="digit-speech-recognizer: add every digit from this many flite voices (five voices at several pitches and speeds)",
+        "--voices", nargs="+", metavar="GROUP=N",
+        help="digit-speech-recognizer: every digit from N synthetic speakers of GROUP "
+        f"({', '.join(voice_groups.GROUPS)}); groups not named keep the recipe's number "
+        "(GROUP=0 leaves one out)",
     )
     train.add_argument(
         "--data-parallel", action="store_true",
@@ -98,11 +96,10 @@ def main(args):
                 raise ValueError(f"--holdout-speaker applies to digit-speech-recognizer, not {args.name}")
             options["holdout_speaker"] = args.holdout_speaker
             output = args.output or recipe.holdout_dir(args.holdout_speaker)
-        for option in ("synthetic_voices", "flite_voices"):
-            if getattr(args, option) is not None:
-                if not hasattr(recipe, "synthetic_digits"):
-                    raise ValueError(f"--{option.replace('_', '-')} applies to digit-speech-recognizer, not {args.name}")
-                options[option] = getattr(args, option)
+        if args.voices:
+            if not hasattr(recipe, "VOICES"):
+                raise ValueError(f"--voices applies to digit-speech-recognizer, not {args.name}")
+            options["voices"] = {**recipe.VOICES, **_voice_counts(args.voices)}
         _, trained = recipe.train(output, **options)
         print(f"wrote {output}: {json.dumps(trained)}")
         return 0
@@ -124,6 +121,17 @@ def main(args):
         if hasattr(recipe, "write_figures"):  # the card's plots of these results, where it has any
             recipe.write_figures(model, results, directory)
     return 0
+
+
+def _voice_counts(words):
+    """{group: speakers} from `--voices` words such as "flite=100", or a ValueError naming the word."""
+    counts = {}
+    for word in words:
+        group, _, count = word.partition("=")
+        if group not in voice_groups.GROUPS or not count.isdigit():
+            raise ValueError(f"--voices {word}: expected GROUP=N, GROUP one of {', '.join(voice_groups.GROUPS)} and N a number >= 0")
+        counts[group] = int(count)
+    return counts
 
 
 def _babi(args):

@@ -21,8 +21,8 @@ takes audio, with no feature code to reimplement beside it.
 Data: the Free Spoken Digit Dataset (see `spoken_digits`). Training mixes
 single recordings and connected strings of 2-7 digits made from the training
 takes, with speed, level and noise augmentation, and every digit from 300
-synthetic speakers of Debian main's espeak-ng and flite (`SYNTHETIC_VOICES`,
-`FLITE_VOICES`; `make voices` installs flite).
+synthetic speakers of Debian main's espeak-ng and flite (`VOICES`; the groups a
+recipe can take are `voice_groups.GROUPS`; `make voices` installs their synthesisers).
 """
 
 import argparse
@@ -34,7 +34,7 @@ import keras
 import numpy as np
 
 import keras_lstm
-from keras_lstm.zoo import artifacts, flite_digits, packaged_voices, speech_embedding, spoken_digits, synthetic_digits, training
+from keras_lstm.zoo import artifacts, packaged_voices, speech_embedding, spoken_digits, training, voice_groups
 from keras_lstm.zoo.base import ZooModel
 
 NAME = "digit-speech-recognizer"
@@ -53,9 +53,10 @@ LOG_MEL_CONFIG = {"front_end": "log_mel", "mel_bins": 40, "conv_filters": 128, "
 EMBEDDING_CONFIG = {"front_end": "speech_embedding", "units": 96, "layers": 2, "dropout": 0.2, "copies": 4}
 FRONT_ENDS = {"log_mel": LOG_MEL_CONFIG, "speech_embedding": EMBEDDING_CONFIG}
 DEFAULT_CONFIG = EMBEDDING_CONFIG
-# The recipe's synthetic speakers (Debian main), every digit once each: they took the
-# unseen-speaker mean from 95.8 to 96.5% and its strings' digit errors from 5.17 to 4.19% (card).
-SYNTHETIC_VOICES, FLITE_VOICES = 200, 100
+# The recipe's synthetic speakers per group (`voice_groups`), every digit once each: Debian
+# main's espeak-ng and flite took the unseen-speaker mean from 95.8 to 96.5% and its
+# strings' digit errors from 5.17 to 4.19% (card).
+VOICES = {"espeak-ng": 200, "flite": 100}
 
 # The speech embedding reads 16 kHz audio at int16 scale: each recording is scaled to half
 # of int16's range at its peak, gets 0.4 s of silence at each end and, when still shorter
@@ -465,12 +466,11 @@ def training_examples(clips, rng, strings, synthetic=()):
 
 def train(
     output=None, *, epochs=20, seed=0, batch_size=32, strings=3000, holdout_speaker=None, checkpoint_dir=None,
-    data_parallel=False, config=None, clips=None, callbacks=(), synthetic_voices=SYNTHETIC_VOICES,
-    flite_voices=FLITE_VOICES,
+    data_parallel=False, config=None, clips=None, callbacks=(), voices=None,
 ):
     """The recipe. `holdout_speaker` trains the leave-one-speaker-out model instead of the official one;
-    `synthetic_voices` and `flite_voices` add every digit from that many espeak-ng and flite voices
-    to the training data (0 leaves them out: FSDD alone)."""
+    `voices` ({group: speakers}, groups of `voice_groups.GROUPS`; default `VOICES`) adds every
+    digit from that many synthetic speakers of each group to the training data (`{}`: FSDD alone)."""
     keras.utils.set_random_seed(seed)
     chosen = (config or {}).get("front_end", DEFAULT_CONFIG["front_end"])
     if chosen not in FRONT_ENDS:
@@ -482,14 +482,13 @@ def train(
             f"{sorted(FRONT_ENDS[chosen])} (set config['front_end'] for the other front end)"
         )
     config = {**FRONT_ENDS[chosen], **(config or {}), "holdout_speaker": holdout_speaker}
-    # Said before minutes of synthesis, not after.
-    missing = [tool for tool, count, installed in (("espeak-ng", synthetic_voices, synthetic_digits.available),
-                                                   ("flite", flite_voices, flite_digits.available)) if count and not installed()]
+    voices = voice_groups.checked(VOICES if voices is None else voices)
+    missing = voice_groups.missing(voices)  # said before minutes of synthesis, not after
     if missing:
+        remaining = {group: count for group, count in voices.items() if group not in missing}
         raise FileNotFoundError(
-            f"synthetic_voices={synthetic_voices}, flite_voices={flite_voices}: {' and '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not installed (Debian: make voices); synthetic_voices=0 and "
-            "flite_voices=0 train on FSDD alone"
+            f"voices={voices}: {'; '.join(voice_groups.GROUPS[group].INSTALL for group in missing)}; "
+            f"voices={remaining} trains without them"
         )
     clips = spoken_digits.load_clips() if clips is None else clips
     if holdout_speaker:
@@ -497,8 +496,7 @@ def train(
     else:
         train_clips, _ = spoken_digits.official_split(clips)
     rng = np.random.default_rng(seed)
-    synthetic = [*(synthetic_digits.synthetic_clips(synthetic_voices, seed) if synthetic_voices else ()),
-                 *(flite_digits.clips(flite_voices, seed) if flite_voices else ())]
+    synthetic = voice_groups.clips(voices, seed)
     distribution = training.data_parallel() if data_parallel else None
     training.check_batch_size(batch_size, distribution)
     devices = training.device_count(distribution)
@@ -532,7 +530,7 @@ def train(
     zoo_model = Model(model, config)
     trained = {
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "strings": strings,
-        "synthetic_voices": synthetic_voices, "flite_voices": flite_voices,
+        "voices": voices,
         "backend": keras.backend.backend(), "seconds": round(seconds + front_end_seconds, 1),
         "front_end_seconds": round(front_end_seconds, 1),
         "final_loss": float(history.history["loss"][-1]),
@@ -748,7 +746,7 @@ LOG_MEL_RESULTS = {
     "unseen speaker (yweweler)": {"single_digit_accuracy": 78.4, "digit_error_rate": 11.02, "string_accuracy": 56.0},
     "unseen speaker, mean of 5": {"single_digit_accuracy": 77.8, "digit_error_rate": 15.12, "string_accuracy": 49.6},
 }
-# Then the speech-embedding one trained on FSDD alone (synthetic_voices=0, flite_voices=0):
+# Then the speech-embedding one trained on FSDD alone (voices={}):
 # what Debian main's synthetic voices add.
 FSDD_ONLY_RESULTS = {
     "official": {"single_digit_accuracy": 99.6, "digit_error_rate": 0.57, "string_accuracy": 97.4},

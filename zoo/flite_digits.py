@@ -12,15 +12,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from keras_lstm.zoo import spoken_digits
-from keras_lstm.zoo.synthetic_digits import WORDS, trim
+from keras_lstm.zoo.synthetic_digits import spoken_by, trim, voices_in_turn
 
 # Each voice and the range of mean pitch (Hz) it is given: around its own, which is
 # lower for the men's voices than for slt's.
 VOICES = {"kal": (90, 140), "kal16": (90, 140), "awb": (85, 140), "rms": (85, 140), "slt": (150, 250)}
 STRETCH = (0.8, 1.3)  # duration_stretch: above 1 is slower
+INSTALL = "flite is not installed (Debian: apt-get install flite, or make voices)"
 
 
 def available():
@@ -32,7 +31,7 @@ def synthesize(word, voice, pitch, stretch):
     if voice not in VOICES:
         raise ValueError(f"voice={voice!r}; expected one of {sorted(VOICES)}")
     if not available():
-        raise FileNotFoundError("flite is not installed (Debian: apt-get install flite, or make voices)")
+        raise FileNotFoundError(INSTALL)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "word.wav"
         subprocess.run(
@@ -46,20 +45,10 @@ def synthesize(word, voice, pitch, stretch):
 
 def speakers(count, seed):
     """`count` (voice, pitch, stretch): the voices in turn, each at a random pitch and speed."""
-    rng = np.random.default_rng(seed)
-    names = list(VOICES)
-    chosen = []
-    for k in range(count):
-        voice = names[k % len(names)]
-        chosen.append((voice, int(rng.integers(*VOICES[voice])), round(float(rng.uniform(*STRETCH)), 2)))
-    return chosen
+    return voices_in_turn(VOICES, count, seed, STRETCH)
 
 
 def clips(count, seed=0):
     """Every digit once from each of `count` flite speakers, as `spoken_digits.Clip`s whose
     speaker names the voice ("flite:slt:p180:d1.05")."""
-    return [
-        spoken_digits.Clip(digit, f"flite:{voice}:p{pitch}:d{stretch}", 0, synthesize(word, voice, pitch, stretch))
-        for voice, pitch, stretch in speakers(count, seed)
-        for digit, word in enumerate(WORDS)
-    ]
+    return spoken_by(speakers(count, seed), synthesize, lambda voice, pitch, stretch: f"flite:{voice}:p{pitch}:d{stretch}")

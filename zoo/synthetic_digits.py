@@ -44,6 +44,7 @@ VARIANTS = (
     "victor", "zac",
 )
 ESPEAK_RATE = 22050
+INSTALL = "espeak-ng is not installed (Debian: apt-get install espeak-ng; make setup installs it)"
 
 
 def available():
@@ -54,7 +55,7 @@ def synthesize(word, accent, variant, pitch, words_per_minute):
     """One word (text, or espeak-ng phonemes in [[...]]) from espeak-ng, as
     float32 at 8 kHz with the silence around it trimmed."""
     if not available():
-        raise FileNotFoundError("espeak-ng is not installed (Debian: apt-get install espeak-ng)")
+        raise FileNotFoundError(INSTALL)
     wav = subprocess.run(
         ["espeak-ng", "-v", f"{accent}+{variant}", "-p", str(pitch), "-s", str(words_per_minute), "--stdout", word],
         check=True, capture_output=True,
@@ -72,6 +73,26 @@ def trim(audio, threshold=0.02):
         return audio
     margin = SAMPLE_RATE // 50
     return audio[max(0, loud[0] - margin) : loud[-1] + margin]
+
+
+def voices_in_turn(voices, count, seed, stretch):
+    """`count` speakers (voice, pitch, duration stretch) for a synthesiser's other groups
+    (`voice_groups`): `voices` ({voice: (lowest pitch, highest pitch, ...)}) in turn, each at
+    a random mean pitch in its range and a random stretch in `stretch` (low, high)."""
+    rng = np.random.default_rng(seed)
+    names = list(voices)
+    chosen = []
+    for k in range(count):
+        voice = names[k % len(names)]
+        low, high = voices[voice][:2]
+        chosen.append((voice, int(rng.integers(low, high)), round(float(rng.uniform(*stretch)), 2)))
+    return chosen
+
+
+def spoken_by(speakers, synthesize, name):
+    """Every digit once from each of `speakers`, as `Clip`s: `synthesize(word, *speaker)`
+    gives the audio and `name(*speaker)` the speaker's name."""
+    return [Clip(digit, name(*speaker), 0, synthesize(word, *speaker)) for speaker in speakers for digit, word in enumerate(WORDS)]
 
 
 def synthetic_speakers(count, seed, accented=0.5):
@@ -95,12 +116,11 @@ def synthetic_speakers(count, seed, accented=0.5):
     return speakers
 
 
-def synthetic_clips(speakers, seed=0):
-    """Every digit once from each of `speakers` voices (see `synthetic_speakers`), as `Clip`s
+def clips(count, seed=0):
+    """Every digit once from each of `count` voices (see `synthetic_speakers`), as `Clip`s
     whose speaker names the voice ("espeak:en-us+m3:p40:s150")."""
-    clips = []
-    for accent, variant, pitch, rate, pronunciations in synthetic_speakers(speakers, seed):
-        name = f"espeak:{accent}+{variant}:p{pitch}:s{rate}"
-        for digit, phonemes in enumerate(pronunciations):
-            clips.append(Clip(digit, name, 0, synthesize(f"[[{phonemes}]]", accent, variant, pitch, rate)))
-    return clips
+    return [
+        Clip(digit, f"espeak:{accent}+{variant}:p{pitch}:s{rate}", 0, synthesize(f"[[{phonemes}]]", accent, variant, pitch, rate))
+        for accent, variant, pitch, rate, pronunciations in synthetic_speakers(count, seed)
+        for digit, phonemes in enumerate(pronunciations)
+    ]
