@@ -111,6 +111,50 @@ def test_evaluate_adds_rows_for_each_corpus_source(translator, monkeypatch):
     assert not any(":" in row for row in de_en_translator.evaluate(translator, beam_size=None, baselines=False))
 
 
+def test_first_stage_mixes_in_the_named_corpus_sources_up_to_the_word_limit(monkeypatch):
+    short = ("Das Haus ist groß.", "The house is big.")
+    long_german = (" ".join(["Wort"] * 21), "Twenty-one words in German.")
+    long_english = ("Einundzwanzig Wörter.", " ".join(["word"] * 21))
+    sources = {"freeciv": ([short, long_german], [], []), "debian-faq": ([long_english], [], [])}
+    monkeypatch.setattr(parallel_corpus, "corpus", lambda names: {name: sources[name] for name in names})
+    dictionary = [("Wo ist der Bahnhof?", "Where is the station?")]
+    config = {"dictionary_phrases": 0, "corpus_sources": ["freeciv", "debian-faq"], "corpus_max_words": 20}
+    assert de_en_translator.first_stage_pairs(dictionary, config, seed=0) == dictionary + [short]
+    assert de_en_translator.first_stage_pairs(dictionary, {**config, "corpus_max_words": None}, seed=0) == (
+        dictionary + [short, long_german, long_english]
+    )
+    assert de_en_translator.first_stage_pairs(dictionary, {**config, "corpus_sources": []}, seed=0) == dictionary
+
+
+def test_with_domain_tags_each_german_text_starts_with_its_domain(monkeypatch):
+    game = ("Das Spiel ist aus.", "The game is over.")
+    monkeypatch.setattr(parallel_corpus, "corpus", lambda names: {name: ([game], [], []) for name in names})
+    dictionary = [("Wo ist der Bahnhof?", "Where is the station?")]
+    config = {"dictionary_phrases": 0, "corpus_sources": ["freeciv", "gnome-user-docs"], "domain_tags": True}
+    assert de_en_translator.first_stage_pairs(dictionary, config, seed=0) == [
+        ("<dictionary-examples> Wo ist der Bahnhof?", "Where is the station?"),
+        ("<game-interface-and-help> Das Spiel ist aus.", "The game is over."),
+        ("<desktop-help> Das Spiel ist aus.", "The game is over."),
+    ]
+
+
+def test_a_model_trained_with_tags_translates_as_the_domain_asked(translator, monkeypatch):
+    config = {**translator.config, "domain_tags": True, "corpus_sources": ["freeciv"]}
+    tagged = de_en_translator.Model(translator.model, config, assets=translator.assets)
+    read = []
+    monkeypatch.setattr(tagged, "generate", lambda texts, *args, **kwargs: read.extend(texts) or ["x"] * len(texts))
+    tagged.translate("Das Haus ist groß. Wo ist der Bahnhof?")
+    tagged.translate("Das Spiel ist aus.", domain="game interface and help")
+    assert read == [
+        "<dictionary-examples> Das Haus ist groß.", "<dictionary-examples> Wo ist der Bahnhof?",
+        "<game-interface-and-help> Das Spiel ist aus.",
+    ]
+    with pytest.raises(ValueError, match=r"domain='news'; expected one of \['dictionary examples', 'game interface and help'\]"):
+        tagged.translate("Das Haus ist groß.", domain="news")
+    # Without tags the domain changes nothing.
+    assert translator.translate("Wo ist der Bahnhof?", beam_size=1, domain="news") == translator.translate("Wo ist der Bahnhof?", beam_size=1)
+
+
 def test_bad_settings_are_named(translator):
     for penalty in (-1.0, float("nan"), "1"):
         with pytest.raises(ValueError, match=r"length_penalty=.*; expected a number >= 0"):

@@ -105,6 +105,13 @@ def test_subwords_round_trip():
     assert again.encode("I cannot follow.") == subwords.encode("I cannot follow.")
 
 
+def test_a_symbol_is_one_subword_and_never_split():
+    texts = ["Das ist ein Haus.", "This is a house.", "<desktop-help> Ich kann nicht folgen."] * 20
+    plain, with_symbol = seq2seq.Subwords.train(texts, 60), seq2seq.Subwords.train(texts, 60, symbols=["<desktop-help>"])
+    assert len(plain.pieces(plain.encode("<desktop-help> Haus"))) > 3
+    assert "<desktop-help>" in with_symbol.pieces(with_symbol.encode("<desktop-help> Haus"))
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_smoothed_cross_entropy_is_the_mean_over_real_tokens(smoothing):
     targets = np.array([[5, 2, 0, 0], [1, 3, 4, 0]])

@@ -28,9 +28,27 @@ DEFAULT_CONFIG = {
     "label_smoothing": 0.1, "dictionary_phrases": 100_000, "lexical": True,
     "fine_tune_epochs": 6, "fine_tune_learning_rate": 1e-3,
     # Translated Debian packages' pairs (`parallel_corpus.SOURCES` names) mixed into the
-    # first stage's training pairs.
+    # first stage's training pairs, those of at most `corpus_max_words` words a side
+    # (the dictionary's sentences are 3-20 words): a batch's time grows faster than its
+    # length (0.19 s at 16 subwords, 0.43 s at 32, on 2 cores), so the fifth of the
+    # pairs over 20 words would take about half of the corpus's training time.
     "corpus_sources": [],
+    "corpus_max_words": 20,
+    # With `domain_tags`, each German text starts with a tag of its domain (Kobus et al.
+    # 2017): its source's (`parallel_corpus.SOURCES`) or the dictionary's, DICTIONARY_DOMAIN,
+    # which `translate` gives by default.
+    "domain_tags": False,
 }
+DICTIONARY_DOMAIN = "dictionary examples"
+
+
+def domain_tag(domain):
+    """The one subword that starts a German text of `domain` in a model trained with tags."""
+    return "<" + domain.replace(" ", "-") + ">"
+
+
+def tagged(pairs, domain):
+    return [(f"{domain_tag(domain)} {de}", en) for de, en in pairs]
 
 
 class Model(seq2seq.Seq2SeqModel):
@@ -38,14 +56,17 @@ class Model(seq2seq.Seq2SeqModel):
 
     name = NAME
 
-    def translate(self, sentences, beam_size=5, length_penalty=1.0):
+    def translate(self, sentences, beam_size=5, length_penalty=1.0, domain=DICTIONARY_DOMAIN):
         """English for German text: one str, or a list (or tuple) of them, each of any length.
 
         Each line is split into sentences (`german_english.sentences`), a sentence longer
         than the network was trained on into pieces (`pieces`); all are translated in one
-        batch and joined again, lines by newlines. `beam_size=1` decodes greedily. An empty
-        list gives an empty list; a blank text is a ValueError and anything but a str a
-        TypeError, each naming `sentences` (or `sentences[k]`)."""
+        batch and joined again, lines by newlines. `beam_size=1` decodes greedily. A model
+        trained with domain tags reads each piece as text of `domain`, one of `domains()`.
+        An empty list gives an empty list; a blank text is a ValueError and anything but a
+        str a TypeError, each naming `sentences` (or `sentences[k]`)."""
+        if self.config.get("domain_tags") and domain not in self.domains():
+            raise ValueError(f"domain={domain!r}; expected one of {self.domains()}")
         single, texts = seq2seq.checked_texts(sentences, "sentences")
         flat, counts = [], []  # every piece; per text, per non-blank line, its number of pieces
         for k, text in enumerate(texts):
@@ -56,9 +77,17 @@ class Model(seq2seq.Seq2SeqModel):
                 if pieces:
                     flat.extend(pieces)
                     counts[-1].append(len(pieces))
+        if self.config.get("domain_tags"):
+            flat = [f"{domain_tag(domain)} {piece}" for piece in flat]
         english = iter(self.generate(flat, beam_size, length_penalty, argument="sentences") if flat else [])
         outputs = ["\n".join(" ".join(next(english) for _ in range(n)) for n in lines) for lines in counts]
         return outputs[0] if single else outputs
+
+    def domains(self):
+        """The domains a model trained with tags knows (none without)."""
+        if not self.config.get("domain_tags"):
+            return []
+        return [DICTIONARY_DOMAIN] + sorted({parallel_corpus.SOURCES[name].domain for name in self.config["corpus_sources"]})
 
     def pieces(self, sentence, argument="sentence"):
         """`sentence` (normalised) in pieces of at most `seq2seq.MAX_SUBWORDS` subwords, the
@@ -106,6 +135,25 @@ def relevant_phrases(train_pairs, count, seed):
     return [phrases[k] for k in sorted(order)]
 
 
+def first_stage_pairs(sentence_pairs, config, seed):
+    """The first stage's training pairs: the dictionary's `sentence_pairs`, then
+    `dictionary_phrases` of its words and phrases (`relevant_phrases`), then the training
+    pairs of each of `corpus_sources` with at most `corpus_max_words` words on either side;
+    with `domain_tags`, each German text tagged with its domain."""
+    tag = tagged if config.get("domain_tags") else lambda pairs, domain: list(pairs)
+    pairs = list(sentence_pairs)
+    if config.get("dictionary_phrases"):
+        pairs += relevant_phrases(sentence_pairs, config["dictionary_phrases"], seed)
+    pairs = tag(pairs, DICTIONARY_DOMAIN)
+    if config.get("corpus_sources"):
+        corpus = parallel_corpus.corpus(config["corpus_sources"])
+        limit = config.get("corpus_max_words") or float("inf")
+        for name in config["corpus_sources"]:
+            short = [(de, en) for de, en in corpus[name][0] if len(de.split()) <= limit and len(en.split()) <= limit]
+            pairs += tag(short, parallel_corpus.SOURCES[name].domain)
+    return pairs
+
+
 def train(output=None, *, epochs=30, seed=0, batch_size=64, checkpoint_dir=None, data_parallel=False, config=None, callbacks=()):
     """The recipe: a vocabulary from the training sentences and phrases, teacher forcing with
     Adam on both for `epochs`, then on the sentences alone (`fine_tune_epochs` of the config)."""
@@ -113,12 +161,12 @@ def train(output=None, *, epochs=30, seed=0, batch_size=64, checkpoint_dir=None,
         raise ValueError("de-en-translator trains on one device: --data-parallel is for the other recipes")
     sentence_pairs, dev_pairs, _ = data()
     config = {**DEFAULT_CONFIG, **(config or {})}
-    train_pairs = sentence_pairs
-    if config.get("dictionary_phrases"):
-        train_pairs = sentence_pairs + relevant_phrases(sentence_pairs, config["dictionary_phrases"], seed)
-    if config.get("corpus_sources"):
-        corpus = parallel_corpus.corpus(config["corpus_sources"])
-        train_pairs = train_pairs + [pair for name in config["corpus_sources"] for pair in corpus[name][0]]
+    train_pairs = first_stage_pairs(sentence_pairs, config, seed)
+    if config.get("domain_tags"):
+        # The dictionary's dev sentences and the second stage's are tagged as its own.
+        sentence_pairs, dev_pairs = tagged(sentence_pairs, DICTIONARY_DOMAIN), tagged(dev_pairs, DICTIONARY_DOMAIN)
+        domains = [DICTIONARY_DOMAIN] + [parallel_corpus.SOURCES[name].domain for name in config["corpus_sources"]]
+        config = {**config, "subword_symbols": sorted({domain_tag(domain) for domain in domains})}
     zoo_model, trained = seq2seq.train(
         Model, train_pairs, dev_pairs, config, epochs=epochs, seed=seed, batch_size=batch_size,
         checkpoint_dir=checkpoint_dir, callbacks=callbacks, fine_tune_pairs=sentence_pairs,
@@ -154,25 +202,28 @@ def evaluate(zoo_model, *, baselines=True, beam_size=5, sources=None):
     its translations there): greedy, beam search (none with `beam_size=None`), and the
     word-by-word baseline; then the same on the test split of each of `sources`
     (`parallel_corpus.SOURCES` names; by default those the model trained on), each row
-    named "SOURCE: ..."."""
+    named "SOURCE: ..." (a model trained with domain tags reads each as its domain's text)."""
     train_pairs, _, test_pairs = data()
     words = german_english.lexicon(train_pairs) if baselines else None
     results = scores_on(zoo_model, test_pairs, words, beam_size)
     sources = zoo_model.config.get("corpus_sources", []) if sources is None else sources
     for name, (_, _, source_test) in (parallel_corpus.corpus(sources).items() if sources else ()):
-        results.update({f"{name}: {row}": v for row, v in scores_on(zoo_model, source_test, words, beam_size).items()})
+        domain = parallel_corpus.SOURCES[name].domain if zoo_model.config.get("domain_tags") else DICTIONARY_DOMAIN
+        scored = scores_on(zoo_model, source_test, words, beam_size, domain)
+        results.update({f"{name}: {row}": value for row, value in scored.items()})
     return results
 
 
-def scores_on(zoo_model, test_pairs, words=None, beam_size=5):
-    """{system: BLEU and chrF} on `test_pairs`: greedy, beam search (none with
-    `beam_size=None`), and with a lexicon `words`, word-by-word lookup."""
+def scores_on(zoo_model, test_pairs, words=None, beam_size=5, domain=DICTIONARY_DOMAIN):
+    """{system: BLEU and chrF} on `test_pairs` (German read as text of `domain`): greedy,
+    beam search (none with `beam_size=None`), and with a lexicon `words`, word-by-word lookup."""
     test = german_english.with_references(test_pairs)
     sources = [de for de, _ in test]
     references = [options for _, options in test]
-    results = {"LSTM seq2seq, greedy": scores(zoo_model.translate(sources, beam_size=1), references)}
+    results = {"LSTM seq2seq, greedy": scores(zoo_model.translate(sources, beam_size=1, domain=domain), references)}
     if beam_size:
-        results[f"LSTM seq2seq, beam {beam_size}"] = scores(zoo_model.translate(sources, beam_size=beam_size), references)
+        english = zoo_model.translate(sources, beam_size=beam_size, domain=domain)
+        results[f"LSTM seq2seq, beam {beam_size}"] = scores(english, references)
     if words is not None:
         results["word-by-word dictionary lookup"] = scores(
             [german_english.word_by_word(de, words) for de in sources], references

@@ -51,15 +51,16 @@ class Subwords:
         self.processor = sentencepiece.SentencePieceProcessor(model_proto=self.model_bytes)
 
     @classmethod
-    def train(cls, texts, vocab_size):
-        """Learns a vocabulary from `texts` (deterministic: one thread, fixed order)."""
+    def train(cls, texts, vocab_size, symbols=()):
+        """Learns a vocabulary from `texts` (deterministic: one thread, fixed order); each
+        of `symbols` (such as a tag "<news>") is one piece, never split."""
         import sentencepiece
 
         model = io.BytesIO()
         sentencepiece.SentencePieceTrainer.train(
             sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size, model_type="bpe",
             pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, character_coverage=1.0, num_threads=1,
-            minloglevel=2, hard_vocab_limit=False,
+            minloglevel=2, hard_vocab_limit=False, **({"user_defined_symbols": list(symbols)} if symbols else {}),
         )
         return cls(model.getvalue())
 
@@ -550,7 +551,7 @@ def train(
             raise ValueError(f"fine_tune_epochs={config['fine_tune_epochs']} needs fine_tune_pairs; got none")
         stages.append((fine_tune_pairs, config["fine_tune_epochs"], config.get("fine_tune_learning_rate", LEARNING_RATE)))
     keras.utils.set_random_seed(seed)
-    subwords = Subwords.train([text for pair in train_pairs for text in pair], config["vocabulary"])
+    subwords = Subwords.train([text for pair in train_pairs for text in pair], config["vocabulary"], config.get("subword_symbols", ()))
     config = {**config, "vocabulary": len(subwords)}
     validation = Batches(encode_pairs(subwords, dev_pairs), batch_size, seed)
     model = model_class.build_model(config)
